@@ -1,1 +1,1 @@
-export {};
+export { createRng, restoreRng, type Rng, type RngState } from './rng.js';
