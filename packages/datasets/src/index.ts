@@ -34,3 +34,4 @@ export {
 export { mnistDigits, type MnistDigitsOptions } from './mnist-digits.js';
 export { pngFolder, type PngFolderOptions, type PngFolderDataset } from './png-folder.js';
 export { resizeImage, rgbaTo, LUMA_WEIGHTS, type ResizeMethod } from './resize.js';
+export { dayNightPairs } from './scenes.js';
