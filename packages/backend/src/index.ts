@@ -1,1 +1,14 @@
-export {};
+export {
+  selectBackend,
+  releaseBackend,
+  BACKEND_CHOICES,
+  type BackendChoice,
+  type BackendName,
+  type BackendAttempt,
+  type BackendSelection,
+  type SelectBackendOptions,
+} from './selectBackend.js';
+export type { WebgpuOptions } from './webgpu.js';
+export { registerTrainingKernels, trainingKernelNames } from './kernels/register.js';
+export { availableBackends, withBackend, TEST_BACKENDS } from './harness.js';
+export { measureMatmulGflops, type MatmulGflopsOptions } from './measureMatmulGflops.js';

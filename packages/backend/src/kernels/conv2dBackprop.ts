@@ -1,0 +1,176 @@
+import * as tf from '@tensorflow/tfjs';
+
+/**
+ * The two convolution gradients written with ops every backend has (pad, strided slice, matMul,
+ * conv2d), so a backend's fast GEMM/conv does the work:
+ *
+ * - wasm has no `Conv2DBackpropFilter` kernel at all, and its `Conv2DBackpropInput` is a scalar
+ *   loop ~10x slower than the same sum through its conv2d (PLATFORM.md);
+ * - cpu's `Conv2DBackpropFilter` runs at 0.008 GFLOP/s against 0.45 GFLOP/s for its matMul.
+ *
+ * Conventions are tfjs's: NHWC (NCHW is transposed in and out), filter `[kh, kw, inC, outC]`,
+ * dilation 1 (tfjs's conv2d gradient rejects dilation > 1 before any kernel runs), one group.
+ * Padding comes from `backend_util.computeConv2DInfo`, so 'same', 'valid' and explicit padding and
+ * the rounding mode match the forward conv exactly.
+ */
+
+type Pad = 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
+type DataFormat = 'NHWC' | 'NCHW';
+
+export interface Conv2DBackpropFilterArgs {
+  x: tf.Tensor4D;
+  dy: tf.Tensor4D;
+  filterShape: [number, number, number, number];
+  strides: number | [number, number];
+  pad: Pad;
+  dataFormat?: DataFormat;
+  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+}
+
+export interface Conv2DBackpropInputArgs {
+  dy: tf.Tensor4D;
+  filter: tf.Tensor4D;
+  inputShape: [number, number, number, number];
+  strides: number | [number, number];
+  pad: Pad;
+  dataFormat?: DataFormat;
+  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+}
+
+function toNhwc(t: tf.Tensor4D, dataFormat: DataFormat): tf.Tensor4D {
+  return dataFormat === 'NCHW' ? tf.transpose(t, [0, 2, 3, 1]) : t;
+}
+
+function shapeToNhwc(s: [number, number, number, number], dataFormat: DataFormat): [number, number, number, number] {
+  return dataFormat === 'NCHW' ? [s[0], s[2], s[3], s[1]] : s;
+}
+
+/**
+ * Pads (positive amounts) or crops (negative amounts) the two spatial axes of an NHWC tensor, so
+ * padding arithmetic that goes negative at the far edge needs no special cases.
+ */
+function padOrCrop(t: tf.Tensor4D, top: number, bottom: number, left: number, right: number): tf.Tensor4D {
+  const [n, h, w, c] = t.shape;
+  const cropTop = Math.max(0, -top);
+  const cropBottom = Math.max(0, -bottom);
+  const cropLeft = Math.max(0, -left);
+  const cropRight = Math.max(0, -right);
+  let out = t;
+  if (cropTop + cropBottom + cropLeft + cropRight > 0) {
+    out = tf.slice(out, [0, cropTop, cropLeft, 0], [n, h - cropTop - cropBottom, w - cropLeft - cropRight, c]);
+  }
+  const padTop = Math.max(0, top);
+  const padBottom = Math.max(0, bottom);
+  const padLeft = Math.max(0, left);
+  const padRight = Math.max(0, right);
+  if (padTop + padBottom + padLeft + padRight > 0) {
+    out = tf.pad(out, [
+      [0, 0],
+      [padTop, padBottom],
+      [padLeft, padRight],
+      [0, 0],
+    ]);
+  }
+  return out;
+}
+
+/**
+ * `dW[i, j, ci, co] = sum_{n, oh, ow} x[n, oh*sh + i - top, ow*sw + j - left, ci] * dy[n, oh, ow, co]`
+ * (zero outside x), by im2col: the `kh*kw` shifted, strided views of the padded input are
+ * concatenated on the channel axis into patches `[N*Ho*Wo, kh*kw*Ci]`, then one matMul with `dy`.
+ * One GEMM keeps the wasm/cpu matMul busy; the patches cost `kh*kw` copies of the input.
+ */
+export function conv2dBackpropFilterViaMatMul(args: Conv2DBackpropFilterArgs): tf.Tensor4D {
+  const dataFormat = args.dataFormat ?? 'NHWC';
+  return tf.tidy(() => {
+    const x = toNhwc(args.x, dataFormat);
+    const dy = toNhwc(args.dy, dataFormat);
+    const [kh, kw, inC, outC] = args.filterShape;
+    const info = tf.backend_util.computeConv2DInfo(
+      x.shape,
+      args.filterShape,
+      args.strides,
+      1,
+      args.pad,
+      args.dimRoundingMode,
+      false,
+      'channelsLast',
+    );
+    const { strideHeight: sh, strideWidth: sw } = info;
+    const [n, h, w] = x.shape;
+    // dy's own size, not info's: tfjs's conv2d gradient drops dimRoundingMode, so trust the data.
+    const [, oh, ow] = dy.shape;
+    // Rows the last window reaches; anything below it is never read (negative = crop).
+    const needH = (oh - 1) * sh + kh;
+    const needW = (ow - 1) * sw + kw;
+    const top = info.padInfo.top;
+    const left = info.padInfo.left;
+    const xp = padOrCrop(x, top, needH - h - top, left, needW - w - left);
+    const columns: tf.Tensor4D[] = [];
+    for (let i = 0; i < kh; i++) {
+      for (let j = 0; j < kw; j++) {
+        columns.push(
+          tf.stridedSlice(xp, [0, i, j, 0], [n, i + (oh - 1) * sh + 1, j + (ow - 1) * sw + 1, inC], [1, sh, sw, 1]) as tf.Tensor4D,
+        );
+      }
+    }
+    const patches = (columns.length === 1 ? columns[0]! : tf.concat(columns, 3)).reshape([n * oh * ow, kh * kw * inC]) as tf.Tensor2D;
+    const dW = tf.matMul(patches, dy.reshape([n * oh * ow, outC]), true, false);
+    return dW.reshape([kh, kw, inC, outC]);
+  });
+}
+
+/**
+ * `dx[n, h, w, ci] = sum_{i, j, co} dy[n, oh, ow, co] * W[i, j, ci, co]` over `h = oh*sh + i - top`,
+ * `w = ow*sw + j - left`: the stride-1 "full" convolution of the zero-dilated `dy` with the
+ * spatially flipped, in/out-swapped filter. Padding: `top' = kh - 1 - top`, and the far side is
+ * whatever makes the output exactly `H` (cropped when negative).
+ */
+export function conv2dBackpropInputViaConv(args: Conv2DBackpropInputArgs): tf.Tensor4D {
+  const dataFormat = args.dataFormat ?? 'NHWC';
+  const result = tf.tidy(() => {
+    const dy = toNhwc(args.dy, dataFormat);
+    const inputShape = shapeToNhwc(args.inputShape, dataFormat);
+    const [kh, kw, , outC] = args.filter.shape;
+    const info = tf.backend_util.computeConv2DInfo(
+      inputShape,
+      args.filter.shape,
+      args.strides,
+      1,
+      args.pad,
+      args.dimRoundingMode,
+      false,
+      'channelsLast',
+    );
+    const { strideHeight: sh, strideWidth: sw } = info;
+    const [n, oh, ow] = dy.shape;
+    const [, h, w] = inputShape;
+    let dilated = dy;
+    if (sh > 1 || sw > 1) {
+      // Insert sh-1 zero rows after every row (and sw-1 columns): reshape, pad, reshape.
+      dilated = tf
+        .pad(dy.reshape([n, oh, 1, ow, 1, outC]), [
+          [0, 0],
+          [0, 0],
+          [0, sh - 1],
+          [0, 0],
+          [0, sw - 1],
+          [0, 0],
+        ])
+        .reshape([n, oh * sh, ow * sw, outC]);
+    }
+    const top = kh - 1 - info.padInfo.top;
+    const left = kw - 1 - info.padInfo.left;
+    const bottom = h + kh - 1 - oh * sh - top;
+    const right = w + kw - 1 - ow * sw - left;
+    const padded = padOrCrop(dilated, top, bottom, left, right);
+    const flipped = tf.transpose(tf.reverse(args.filter, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D;
+    return tf.conv2d(padded, flipped, 1, 'valid');
+  });
+  if (dataFormat === 'NCHW') {
+    const nchw = tf.transpose(result, [0, 3, 1, 2]);
+    result.dispose();
+    return nchw;
+  }
+  return result;
+}

@@ -1,0 +1,161 @@
+import * as tf from '@tensorflow/tfjs';
+import {
+  conv2dBackpropFilterViaMatMul,
+  conv2dBackpropInputViaConv,
+  type Conv2DBackpropFilterArgs,
+  type Conv2DBackpropInputArgs,
+} from './conv2dBackprop.js';
+import { resizeNearestGradArrays, resizeNearestGradViaMatMul, type ResizeNearestAttrs } from './resizeNearestNeighborGrad.js';
+import { unsortedSegmentSumViaMatMul } from './unsortedSegmentSum.js';
+
+/**
+ * Which kernels each backend gets, and why (the measurements are in PLATFORM.md):
+ *
+ * | backend | kernel | why |
+ * |---|---|---|
+ * | wasm | Conv2DBackpropFilter | missing: any conv net fails to train |
+ * | wasm | Conv2DBackpropInput | built-in is a scalar loop, ~10x slower than conv2d |
+ * | wasm | UnsortedSegmentSum | missing: it is the gradient of tf.gather (embeddings) |
+ * | wasm, webgpu | ResizeNearestNeighborGrad | built-in ignores halfPixelCenters |
+ * | cpu | ResizeNearestNeighborGrad | built-in wrong for batch > 1 and for halfPixelCenters |
+ * | cpu | Conv2DBackpropFilter | built-in runs at 0.008 GFLOP/s; im2col + matMul ~50x faster |
+ */
+
+type KernelArgs = Parameters<tf.KernelFunc>[0];
+type Shape4 = [number, number, number, number];
+
+function tensor(args: KernelArgs, name: string): tf.Tensor {
+  const t = args.inputs[name];
+  if (t === undefined) throw new Error(`kernel input '${name}' is missing`);
+  // The engine hands registered kernels the op's own Tensor objects.
+  return t as tf.Tensor;
+}
+
+const conv2dBackpropFilter: tf.KernelFunc = (args) => {
+  const a = args.attrs as unknown as Omit<Conv2DBackpropFilterArgs, 'x' | 'dy'>;
+  return conv2dBackpropFilterViaMatMul({
+    x: tensor(args, 'x') as tf.Tensor4D,
+    dy: tensor(args, 'dy') as tf.Tensor4D,
+    filterShape: a.filterShape,
+    strides: a.strides,
+    pad: a.pad,
+    dataFormat: a.dataFormat,
+    dimRoundingMode: a.dimRoundingMode,
+  });
+};
+
+const conv2dBackpropInput: tf.KernelFunc = (args) => {
+  const a = args.attrs as unknown as Omit<Conv2DBackpropInputArgs, 'dy' | 'filter'>;
+  return conv2dBackpropInputViaConv({
+    dy: tensor(args, 'dy') as tf.Tensor4D,
+    filter: tensor(args, 'filter') as tf.Tensor4D,
+    inputShape: a.inputShape,
+    strides: a.strides,
+    pad: a.pad,
+    dataFormat: a.dataFormat,
+    dimRoundingMode: a.dimRoundingMode,
+  });
+};
+
+const unsortedSegmentSum: tf.KernelFunc = (args) => {
+  const { numSegments } = args.attrs as unknown as { numSegments: number };
+  return unsortedSegmentSumViaMatMul(tensor(args, 'x'), tensor(args, 'segmentIds'), numSegments);
+};
+
+function resizeAttrs(args: KernelArgs): ResizeNearestAttrs {
+  const a = args.attrs as { alignCorners?: boolean; halfPixelCenters?: boolean };
+  return { alignCorners: a.alignCorners === true, halfPixelCenters: a.halfPixelCenters === true };
+}
+
+/** cpu: a direct loop over dy (its data already lives in JS memory). */
+const resizeNearestGradCpu: tf.KernelFunc = (args) => {
+  const backend = args.backend as unknown as {
+    readSync(dataId: object): ArrayLike<number>;
+    makeTensorInfo(shape: number[], dtype: tf.DataType, values: Float32Array): tf.TensorInfo;
+  };
+  const images = args.inputs.images!;
+  const dy = args.inputs.dy!;
+  const dx = resizeNearestGradArrays(
+    backend.readSync(dy.dataId),
+    dy.shape as Shape4,
+    images.shape as Shape4,
+    resizeAttrs(args),
+  );
+  return backend.makeTensorInfo(images.shape, 'float32', dx);
+};
+
+/** wasm/webgpu: the built-in kernel is right without halfPixelCenters and faster; else matMuls. */
+function resizeNearestGradDelegating(builtin: tf.KernelConfig | undefined): tf.KernelFunc {
+  return (args) => {
+    const attrs = resizeAttrs(args);
+    if (!attrs.halfPixelCenters && builtin !== undefined) return builtin.kernelFunc(args);
+    return resizeNearestGradViaMatMul(tensor(args, 'dy') as tf.Tensor4D, tensor(args, 'images').shape as Shape4, attrs);
+  };
+}
+
+interface Replacement {
+  kernelName: string;
+  /** Builds the kernel, given the built-in it replaces (if any). */
+  make: (builtin: tf.KernelConfig | undefined) => tf.KernelFunc;
+  /** Keep the built-in's setup/dispose hooks: a delegating kernel still calls into it. */
+  delegates?: boolean;
+}
+
+const REPLACEMENTS: Record<string, readonly Replacement[]> = {
+  wasm: [
+    { kernelName: tf.Conv2DBackpropFilter, make: () => conv2dBackpropFilter },
+    { kernelName: tf.Conv2DBackpropInput, make: () => conv2dBackpropInput },
+    { kernelName: tf.UnsortedSegmentSum, make: () => unsortedSegmentSum },
+    { kernelName: tf.ResizeNearestNeighborGrad, make: resizeNearestGradDelegating, delegates: true },
+  ],
+  webgpu: [{ kernelName: tf.ResizeNearestNeighborGrad, make: resizeNearestGradDelegating, delegates: true }],
+  cpu: [
+    { kernelName: tf.ResizeNearestNeighborGrad, make: () => resizeNearestGradCpu },
+    { kernelName: tf.Conv2DBackpropFilter, make: () => conv2dBackpropFilter },
+  ],
+};
+
+/** What was registered before we replaced it, so `unregisterTrainingKernels` can restore it. */
+const originals = new Map<string, tf.KernelConfig | undefined>();
+
+/** The kernel names `registerTrainingKernels(backendName)` replaces or adds. */
+export function trainingKernelNames(backendName: string): string[] {
+  return (REPLACEMENTS[backendName] ?? []).map((r) => r.kernelName);
+}
+
+/**
+ * Registers, for `backendName`, the kernels training needs that tfjs lacks or gets wrong (see the
+ * table above). Idempotent; does nothing for a backend with no replacements (e.g. 'tensorflow').
+ * `selectBackend` calls it; call it yourself only if you switch backends with `tf.setBackend`.
+ */
+export function registerTrainingKernels(backendName: string): void {
+  if (typeof backendName !== 'string' || backendName.length === 0) {
+    throw new TypeError(`registerTrainingKernels: backendName must be a non-empty string, got ${String(backendName)}`);
+  }
+  for (const { kernelName, make, delegates } of REPLACEMENTS[backendName] ?? []) {
+    const key = `${backendName}/${kernelName}`;
+    if (originals.has(key)) continue;
+    const builtin = tf.getKernel(kernelName, backendName);
+    originals.set(key, builtin);
+    // unregister first: registerKernel over an existing kernel works but logs a warning.
+    if (builtin !== undefined) tf.unregisterKernel(kernelName, backendName);
+    const config: tf.KernelConfig = { kernelName, backendName, kernelFunc: make(builtin) };
+    // wasm runs each kernel's setupFunc when the backend initialises; a delegating kernel
+    // registered before that must carry the built-in's, or the built-in is never wired up.
+    if (delegates && builtin?.setupFunc) config.setupFunc = builtin.setupFunc;
+    if (delegates && builtin?.disposeFunc) config.disposeFunc = builtin.disposeFunc;
+    tf.registerKernel(config);
+  }
+}
+
+/** Puts tfjs's own kernels back (for comparisons in tests). */
+export function unregisterTrainingKernels(backendName: string): void {
+  for (const { kernelName } of REPLACEMENTS[backendName] ?? []) {
+    const key = `${backendName}/${kernelName}`;
+    if (!originals.has(key)) continue;
+    const builtin = originals.get(key);
+    originals.delete(key);
+    tf.unregisterKernel(kernelName, backendName);
+    if (builtin !== undefined) tf.registerKernel(builtin);
+  }
+}

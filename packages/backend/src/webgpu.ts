@@ -1,0 +1,255 @@
+import * as tf from '@tensorflow/tfjs';
+
+/**
+ * WebGPU under Node through Dawn (the npm package `webgpu`, which ships `dawn.node`).
+ *
+ * tfjs-backend-webgpu registers its factory at import time only if `navigator.gpu` exists, and a
+ * later `tf.removeBackend('webgpu')` deletes that factory for good (the module is cached). So this
+ * file registers its own factory, equivalent to the package's, that it can register again after a
+ * release and that remembers the `GPUDevice` so `releaseWebgpu` can destroy it: a live device keeps
+ * Node's event loop running (PLATFORM.md), so a CLI that used WebGPU never exits without it.
+ */
+
+/** Options for the WebGPU probe. */
+export interface WebgpuOptions {
+  /**
+   * Dawn instance flags passed to `create()`, e.g. `'enable-dawn-features=allow_unsafe_apis'`
+   * (needed for GPU timestamps in `tf.profile`). Only used when the Dawn instance is created, i.e.
+   * the first time WebGPU initialises after the process started or after `releaseBackend()`.
+   */
+  dawnFlags?: readonly string[];
+  /**
+   * Accept a software adapter (llvmpipe/lavapipe, SwiftShader) in `'auto'` mode. Off by default
+   * because such an adapter is ~10x slower than the wasm backend on the same CPU (PLATFORM.md);
+   * an explicit `'webgpu'` choice always accepts it.
+   */
+  allowSoftwareAdapter?: boolean;
+}
+
+/** What the probe learnt about the adapter; `software` is true for CPU rasterisers. */
+export interface AdapterSummary {
+  description: string;
+  software: boolean;
+}
+
+/*
+ * Just the parts of the WebGPU API this file touches, so the package needs no `@webgpu/types`
+ * (the DOM typings would otherwise leak into every consumer's compilation).
+ */
+interface GpuAdapterInfoLike {
+  vendor?: string;
+  architecture?: string;
+  device?: string;
+  description?: string;
+}
+interface GpuDeviceLike {
+  destroy(): void;
+}
+interface GpuAdapterLike {
+  readonly features: { has(name: string): boolean };
+  readonly limits: Record<string, number>;
+  readonly info?: GpuAdapterInfoLike;
+  readonly isFallbackAdapter?: boolean;
+  requestDevice(descriptor?: {
+    requiredFeatures?: string[];
+    requiredLimits?: Record<string, number | undefined>;
+  }): Promise<GpuDeviceLike>;
+}
+interface GpuLike {
+  requestAdapter(options?: { powerPreference?: string }): Promise<GpuAdapterLike | null>;
+}
+
+interface WebgpuState {
+  /** The `navigator` property we replaced, so release can restore it. */
+  hadNavigator: boolean;
+  previousNavigator: unknown;
+  previousGpu: PropertyDescriptor | undefined;
+  gpu: GpuLike;
+  device: GpuDeviceLike | null;
+}
+
+let state: WebgpuState | null = null;
+/** The adapter behind the live backend, from the probe that created it. */
+let liveAdapter: AdapterSummary | null = null;
+let lastFactoryError: unknown = null;
+
+/** The `GPU` object we installed as `navigator.gpu`, if any. */
+function installedGpu(): GpuLike | null {
+  return state?.gpu ?? null;
+}
+
+/** Loads Dawn and installs `navigator.gpu` and the WebGPU globals (`GPUBufferUsage`, ...). */
+async function installDawn(flags: readonly string[]): Promise<GpuLike> {
+  const existing = installedGpu();
+  if (existing !== null) return existing;
+  // Dynamic so that a missing or broken native module is a reported reason, not an import crash.
+  const webgpu = (await import('webgpu')) as unknown as {
+    create: (flags: string[]) => GpuLike;
+    globals: Record<string, unknown>;
+  };
+  const gpu = webgpu.create([...flags]);
+  for (const [name, value] of Object.entries(webgpu.globals)) {
+    if (!(name in globalThis)) (globalThis as Record<string, unknown>)[name] = value;
+  }
+  const g = globalThis as { navigator?: Record<string, unknown> };
+  const hadNavigator = 'navigator' in globalThis && g.navigator != null;
+  const previousNavigator = g.navigator;
+  let previousGpu: PropertyDescriptor | undefined;
+  if (hadNavigator) {
+    previousGpu = Object.getOwnPropertyDescriptor(g.navigator, 'gpu');
+    Object.defineProperty(g.navigator, 'gpu', { value: gpu, configurable: true, writable: true });
+  } else {
+    Object.defineProperty(globalThis, 'navigator', {
+      value: { gpu },
+      configurable: true,
+      writable: true,
+    });
+  }
+  state = { hadNavigator, previousNavigator, previousGpu, gpu, device: null };
+  return gpu;
+}
+
+/** Puts `navigator` back as it was before `installDawn`. */
+function uninstallDawn(): void {
+  if (state === null) return;
+  const g = globalThis as { navigator?: Record<string, unknown> };
+  if (state.hadNavigator) {
+    const nav = state.previousNavigator as Record<string, unknown>;
+    if (state.previousGpu) Object.defineProperty(nav, 'gpu', state.previousGpu);
+    else delete nav.gpu;
+    if (g.navigator !== nav) {
+      Object.defineProperty(globalThis, 'navigator', { value: nav, configurable: true, writable: true });
+    }
+  } else {
+    delete g.navigator;
+  }
+  state = null;
+}
+
+const SOFTWARE_ADAPTER = /llvmpipe|lavapipe|swiftshader|software/i;
+
+function summarise(adapter: GpuAdapterLike): AdapterSummary {
+  const info = adapter.info;
+  const parts = [info?.vendor, info?.architecture, info?.description || info?.device]
+    .filter((s): s is string => typeof s === 'string' && s.length > 0);
+  const description = parts.length > 0 ? parts.join(' / ') : 'unnamed adapter';
+  const fallback = adapter.isFallbackAdapter === true;
+  return { description, software: fallback || SOFTWARE_ADAPTER.test(parts.join(' ')) };
+}
+
+/**
+ * Mirrors tfjs-backend-webgpu's own factory (same features and limits), keeping the device.
+ * Errors are stashed because `tf.setBackend` swallows them into a console warning.
+ */
+async function webgpuFactory(): Promise<tf.KernelBackend> {
+  try {
+    const gpu = installedGpu();
+    if (gpu === null) throw new Error('navigator.gpu is not installed');
+    const { WebGPUBackend } = await import('@tensorflow/tfjs-backend-webgpu');
+    const adapter = await gpu.requestAdapter({
+      powerPreference: tf.env().get('WEBGPU_USE_LOW_POWER_GPU') ? 'low-power' : 'high-performance',
+    });
+    if (adapter === null) throw new Error('requestAdapter() returned null');
+    const requiredFeatures: string[] = [];
+    if (adapter.features.has('timestamp-query')) requiredFeatures.push('timestamp-query');
+    const limits = adapter.limits;
+    const device = await adapter.requestDevice({
+      requiredFeatures,
+      requiredLimits: {
+        maxComputeWorkgroupStorageSize: limits.maxComputeWorkgroupStorageSize,
+        maxComputeWorkgroupsPerDimension: limits.maxComputeWorkgroupsPerDimension,
+        maxStorageBufferBindingSize: limits.maxStorageBufferBindingSize,
+        maxBufferSize: limits.maxBufferSize,
+        maxComputeWorkgroupSizeX: limits.maxComputeWorkgroupSizeX,
+        maxComputeInvocationsPerWorkgroup: limits.maxComputeInvocationsPerWorkgroup,
+      },
+    });
+    if (state !== null) state.device = device;
+    // The constructor's parameter types are the DOM's GPUDevice/GPUAdapterInfo; ours are subsets.
+    const Backend = WebGPUBackend as unknown as new (device: unknown, info: unknown) => tf.KernelBackend;
+    return new Backend(device, adapter.info);
+  } catch (err) {
+    lastFactoryError = err;
+    throw err;
+  }
+}
+
+/**
+ * Installs Dawn, checks for an adapter, registers the `webgpu` factory and switches to it.
+ * Returns the adapter summary; throws an Error whose message is the reason it cannot run.
+ */
+export async function initWebgpu(options: WebgpuOptions & { requireHardware: boolean }): Promise<AdapterSummary> {
+  if (tf.findBackend('webgpu') !== null) {
+    // Already initialised (by us, or by the caller's own setup): reuse it as it is.
+    const summary = liveAdapter ?? { description: 'a webgpu backend initialised elsewhere', software: false };
+    rejectSoftware(summary, options);
+    if (!(await tf.setBackend('webgpu'))) throw new Error("tf.setBackend('webgpu') returned false");
+    return summary;
+  }
+  let gpu: GpuLike;
+  try {
+    gpu = await installDawn(options.dawnFlags ?? []);
+  } catch (err) {
+    throw new Error(`the 'webgpu' package (Dawn for Node) did not load: ${message(err)}`);
+  }
+  const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+  if (adapter === null) {
+    uninstallDawn();
+    throw new Error(
+      'Dawn found no GPU adapter (no usable Vulkan/Metal/D3D12 device; for WebGPU on the CPU ' +
+        'install mesa-vulkan-drivers >= 24, which provides lavapipe)',
+    );
+  }
+  const summary = summarise(adapter);
+  try {
+    rejectSoftware(summary, options);
+  } catch (err) {
+    uninstallDawn();
+    throw err;
+  }
+  // The package must be imported after navigator.gpu exists or it leaves WebGPU unregistered,
+  // and if it did register its own factory that factory is replaced by ours (same settings).
+  await import('@tensorflow/tfjs-backend-webgpu');
+  if (tf.findBackendFactory('webgpu') !== null) tf.removeBackend('webgpu');
+  tf.registerBackend('webgpu', webgpuFactory, 3);
+  lastFactoryError = null;
+  const ok = await tf.setBackend('webgpu');
+  if (!ok) {
+    const why = lastFactoryError === null ? 'see the warning above' : message(lastFactoryError);
+    tf.removeBackend('webgpu');
+    uninstallDawn();
+    throw new Error(`the WebGPU backend failed to initialise on ${summary.description}: ${why}`);
+  }
+  await tf.ready();
+  liveAdapter = summary;
+  return summary;
+}
+
+function rejectSoftware(summary: AdapterSummary, options: WebgpuOptions & { requireHardware: boolean }): void {
+  if (summary.software && options.requireHardware && !options.allowSoftwareAdapter) {
+    throw new Error(
+      `the adapter Dawn offers is a software rasteriser (${summary.description}), slower than wasm; ` +
+        "choose 'webgpu' explicitly or pass webgpu.allowSoftwareAdapter to use it",
+    );
+  }
+}
+
+/** True while a WebGPU device created here is alive. */
+export function webgpuIsLive(): boolean {
+  return state !== null && state.device !== null;
+}
+
+/**
+ * Disposes the `webgpu` backend, destroys the device and restores `navigator`, so Node can exit.
+ * If `webgpu` was the active backend the caller must switch to another one first.
+ */
+export function releaseWebgpu(): void {
+  if (tf.findBackendFactory('webgpu') !== null) tf.removeBackend('webgpu');
+  state?.device?.destroy();
+  uninstallDawn();
+  liveAdapter = null;
+}
+
+function message(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
