@@ -1,7 +1,8 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { writeFileAtomic } from '@mtd/io';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Dataset, ImageExample, LabelExample } from './dataset.js';
 import { FASHION_MNIST_CLASSES, fashionMnist, idxImageDataset } from './fashion-mnist.js';
@@ -74,17 +75,17 @@ describe('fashionMnist on the installed files (apt-get install dataset-fashion-m
 describe('fashionMnist / idxImageDataset on files the test writes', () => {
   const dir = mkdtempSync(join(tmpdir(), 'mtd-fmnist-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
-  const write = (name: string, bytes: Uint8Array, gz = true) => {
+  const write = async (name: string, bytes: Uint8Array, gz = true) => {
     const path = join(dir, name);
-    writeFileSync(path, gz ? gzipSync(bytes) : bytes);
+    await writeFileAtomic(path, gz ? gzipSync(bytes) : bytes);
     return path;
   };
   const pixels = (n: number, h = 28, w = 28) => Array.from({ length: n * h * w }, (_, k) => k % 256);
 
   it('loads a small well-formed split from a custom dir, gzip or plain', async () => {
     const sub = mkdtempSync(join(dir, 'ok-'));
-    writeFileSync(join(sub, 't10k-images-idx3-ubyte'), encodeIdx('uint8', [3, 28, 28], pixels(3)));
-    writeFileSync(join(sub, 't10k-labels-idx1-ubyte.gz'), gzipSync(encodeIdx('uint8', [3], [4, 0, 9])));
+    await writeFileAtomic(join(sub, 't10k-images-idx3-ubyte'), encodeIdx('uint8', [3, 28, 28], pixels(3)));
+    await writeFileAtomic(join(sub, 't10k-labels-idx1-ubyte.gz'), gzipSync(encodeIdx('uint8', [3], [4, 0, 9])));
     const ds = await fashionMnist({ split: 'test', dir: sub });
     expect(ds.length).toBe(3);
     expect((ds.get(2)['label'] as LabelExample).value).toBe(9);
@@ -107,26 +108,26 @@ describe('fashionMnist / idxImageDataset on files the test writes', () => {
   });
 
   it('rejects swapped files (bad magic), truncated data and mismatched counts', async () => {
-    const images = write('img.gz', encodeIdx('uint8', [2, 28, 28], pixels(2)));
-    const labels = write('lab.gz', encodeIdx('uint8', [2], [1, 2]));
+    const images = await write('img.gz', encodeIdx('uint8', [2, 28, 28], pixels(2)));
+    const labels = await write('lab.gz', encodeIdx('uint8', [2], [1, 2]));
     const base = { name: 't', numClasses: 10, imageSize: [28, 28] as const };
     await expect(idxImageDataset({ ...base, imagesPath: labels, labelsPath: images })).rejects.toThrow(
       /magic number must be 2051 \(0x00000803\), got 2049/,
     );
     const full = encodeIdx('uint8', [2, 28, 28], pixels(2));
-    const cut = write('cut.gz', full.subarray(0, full.length - 100));
+    const cut = await write('cut.gz', full.subarray(0, full.length - 100));
     await expect(idxImageDataset({ ...base, imagesPath: cut, labelsPath: labels })).rejects.toThrow(
       /cut\.gz\): truncated data: dims \[2, 28, 28\] of uint8 need 1568 bytes .* got 1468/,
     );
-    const three = write('three.gz', encodeIdx('uint8', [3], [1, 2, 3]));
+    const three = await write('three.gz', encodeIdx('uint8', [3], [1, 2, 3]));
     await expect(idxImageDataset({ ...base, imagesPath: images, labelsPath: three })).rejects.toThrow(
       /the image and label counts must match, got 2 images in .*img\.gz and 3 labels in .*three\.gz/,
     );
-    const small = write('small.gz', encodeIdx('uint8', [2, 27, 28], pixels(2, 27, 28)));
+    const small = await write('small.gz', encodeIdx('uint8', [2, 27, 28], pixels(2, 27, 28)));
     await expect(idxImageDataset({ ...base, imagesPath: small, labelsPath: labels })).rejects.toThrow(
       /images in .*small\.gz must be 28x28, got 27x28/,
     );
-    const badLabel = write('bad-label.gz', encodeIdx('uint8', [2], [1, 10]));
+    const badLabel = await write('bad-label.gz', encodeIdx('uint8', [2], [1, 10]));
     await expect(idxImageDataset({ ...base, imagesPath: images, labelsPath: badLabel })).rejects.toThrow(
       /labels in .*bad-label\.gz must be in 0\.\.9, got 10 at index 1/,
     );

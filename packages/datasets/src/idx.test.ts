@@ -1,7 +1,8 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { writeFileAtomic } from '@mtd/io';
 import { afterAll, describe, expect, it } from 'vitest';
 import { encodeIdx, readIdx, readIdxFile, type IdxDtype } from './idx.js';
 
@@ -90,8 +91,8 @@ describe('readIdxFile', () => {
 
   it('reads gzip-compressed and plain files alike', async () => {
     const bytes = encodeIdx('uint8', [4], [9, 8, 7, 6]);
-    writeFileSync(join(dir, 'a.gz'), gzipSync(bytes));
-    writeFileSync(join(dir, 'a.idx'), bytes);
+    await writeFileAtomic(join(dir, 'a.gz'), gzipSync(bytes));
+    await writeFileAtomic(join(dir, 'a.idx'), bytes);
     for (const name of ['a.gz', 'a.idx']) {
       const idx = await readIdxFile(join(dir, name), { expectMagic: 2049 });
       expect(Array.from(idx.data)).toEqual([9, 8, 7, 6]);
@@ -100,9 +101,9 @@ describe('readIdxFile', () => {
 
   it('names the file when its gzip stream or its content is bad', async () => {
     const gz = gzipSync(encodeIdx('uint8', [400], new Array(400).fill(3)));
-    writeFileSync(join(dir, 'cut.gz'), gz.subarray(0, gz.length - 10));
+    await writeFileAtomic(join(dir, 'cut.gz'), gz.subarray(0, gz.length - 10));
     await expect(readIdxFile(join(dir, 'cut.gz'))).rejects.toThrow(/readIdxFile: .*cut\.gz is not a valid gzip file/);
-    writeFileSync(join(dir, 'bad.gz'), gzipSync(Uint8Array.from([0, 0, 8, 1, 0, 0, 0, 5, 1])));
+    await writeFileAtomic(join(dir, 'bad.gz'), gzipSync(Uint8Array.from([0, 0, 8, 1, 0, 0, 0, 5, 1])));
     await expect(readIdxFile(join(dir, 'bad.gz'))).rejects.toThrow(/readIdx \(.*bad\.gz\): truncated data/);
   });
 });

@@ -34,4 +34,34 @@ export {
 export { mnistDigits, type MnistDigitsOptions } from './mnist-digits.js';
 export { pngFolder, type PngFolderOptions, type PngFolderDataset } from './png-folder.js';
 export { resizeImage, rgbaTo, LUMA_WEIGHTS, type ResizeMethod } from './resize.js';
-export { dayNightPairs } from './scenes.js';
+export {
+  shapesScenes,
+  dayNightPairs,
+  nightFromDay,
+  paintClassMap,
+  SCENE_PALETTE,
+  SCENE_SHAPES,
+  MAX_SCENE_CLASSES,
+  type SceneShape,
+  type ShapesScenesOptions,
+  type DayNightOptions,
+  type NightOptions,
+} from './scenes.js';
+export {
+  randomPatchMask,
+  applyMask,
+  withRandomMasks,
+  defaultPatchSize,
+  type RandomPatchMaskOptions,
+  type WithRandomMasksOptions,
+} from './mask.js';
+export {
+  batches,
+  makeBatch,
+  disposeBatch,
+  epochLength,
+  epochOrder,
+  type Batch,
+  type BatchOptions,
+  type Scale,
+} from './batches.js';

@@ -1,7 +1,8 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PNG, type ColorType } from 'pngjs';
+import { writeFileAtomic } from '@mtd/io';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { ImageExample } from './dataset.js';
 import { pngFolder } from './png-folder.js';
@@ -10,10 +11,10 @@ const root = mkdtempSync(join(tmpdir(), 'mtd-png-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 /** Writes a PNG from RGBA pixels given as `[r, g, b, a]` per pixel, row-major. */
-function writePng(dir: string, name: string, width: number, height: number, rgba: number[][], colorType: ColorType = 6) {
+async function writePng(dir: string, name: string, width: number, height: number, rgba: number[][], colorType: ColorType = 6) {
   const png = new PNG({ width, height, colorType, inputColorType: 6, inputHasAlpha: true });
   png.data = Buffer.from(rgba.flat());
-  writeFileSync(join(dir, name), PNG.sync.write(png, { colorType, inputColorType: 6, inputHasAlpha: true }));
+  await writeFileAtomic(join(dir, name), PNG.sync.write(png, { colorType, inputColorType: 6, inputHasAlpha: true }));
 }
 
 function folder(name: string): string {
@@ -30,7 +31,7 @@ describe('pngFolder', () => {
     // 4x4 image; R = 16 * y + 4 * x, G = 255 - R, B = 7.
     const px: number[][] = [];
     for (let y = 0; y < 4; y++) for (let x = 0; x < 4; x++) px.push([16 * y + 4 * x, 255 - (16 * y + 4 * x), 7, 255]);
-    writePng(dir, 'a.png', 4, 4, px);
+    await writePng(dir, 'a.png', 4, 4, px);
     const ds = await pngFolder({ dir, size: 2, channels: 3 });
     expect(ds.length).toBe(1);
     expect(ds.modalities['image']).toEqual({ kind: 'image', shape: [2, 2, 3], dtype: 'uint8' });
@@ -41,8 +42,8 @@ describe('pngFolder', () => {
 
   it('converts to grey with Rec. 601 luma and composites alpha over black', async () => {
     const dir = folder('grey');
-    writePng(dir, 'red.png', 1, 1, [[255, 0, 0, 255]]);
-    writePng(dir, 'half.png', 1, 1, [[200, 200, 200, 128]]);
+    await writePng(dir, 'red.png', 1, 1, [[255, 0, 0, 255]]);
+    await writePng(dir, 'half.png', 1, 1, [[200, 200, 200, 128]]);
     const ds = await pngFolder({ dir, size: 1, channels: 1 });
     expect(ds.files).toEqual(['half.png', 'red.png']);
     expect((ds.get(0)['image'] as ImageExample).data[0]).toBe(Math.round((200 * 128) / 255));
@@ -51,9 +52,9 @@ describe('pngFolder', () => {
 
   it('reads grey-type PNGs, enlarges with bilinear, and sorts files by name ignoring non-PNGs', async () => {
     const dir = folder('mixed');
-    writePng(dir, 'b.png', 2, 1, [pixel(0), pixel(80)], 0);
-    writePng(dir, 'A.PNG', 1, 1, [pixel(9)], 0);
-    writeFileSync(join(dir, 'notes.txt'), 'not an image');
+    await writePng(dir, 'b.png', 2, 1, [pixel(0), pixel(80)], 0);
+    await writePng(dir, 'A.PNG', 1, 1, [pixel(9)], 0);
+    await writeFileAtomic(join(dir, 'notes.txt'), 'not an image');
     mkdirSync(join(dir, 'sub.png'));
     const ds = await pngFolder({ dir, size: 4, channels: 1, resize: 'bilinear', fit: 'stretch' });
     expect(ds.files).toEqual(['A.PNG', 'b.png']);
@@ -67,7 +68,7 @@ describe('pngFolder', () => {
     // 6x2: columns 0-1 black, 2-3 white, 4-5 black.
     const px: number[][] = [];
     for (let y = 0; y < 2; y++) for (let x = 0; x < 6; x++) px.push(pixel(x >= 2 && x < 4 ? 255 : 0));
-    writePng(dir, 'w.png', 6, 2, px);
+    await writePng(dir, 'w.png', 6, 2, px);
     const cropped = await pngFolder({ dir, size: 2, channels: 1 });
     expect(Array.from((cropped.get(0)['image'] as ImageExample).data)).toEqual([255, 255, 255, 255]);
     const stretched = await pngFolder({ dir, size: 2, channels: 1, fit: 'stretch' });
@@ -81,10 +82,10 @@ describe('pngFolder', () => {
       new RegExp(`pngFolder: folder ${missing.replace(/[/\\]/g, '.')} does not exist`),
     );
     const empty = folder('empty');
-    writeFileSync(join(empty, 'readme.txt'), 'x');
+    await writeFileAtomic(join(empty, 'readme.txt'), 'x');
     await expect(pngFolder({ dir: empty, size: 8, channels: 1 })).rejects.toThrow(/pngFolder: folder .*empty holds no \.png files/);
     const broken = folder('broken');
-    writeFileSync(join(broken, 'x.png'), 'definitely not a png');
+    await writeFileAtomic(join(broken, 'x.png'), 'definitely not a png');
     await expect(pngFolder({ dir: broken, size: 8, channels: 1 })).rejects.toThrow(/cannot decode .*broken.x\.png as PNG/);
   });
 
