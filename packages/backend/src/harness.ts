@@ -22,7 +22,7 @@ const probed = new Map<BackendName, boolean>();
  */
 export async function availableBackends(options: SelectBackendOptions = {}): Promise<BackendName[]> {
   const wanted = wantedBackends();
-  const previous = tf.getBackend() as string | null;
+  const previous = tf.getBackend() as string | undefined;
   const found: BackendName[] = [];
   for (const name of wanted) {
     if (!probed.has(name)) {
@@ -35,7 +35,7 @@ export async function availableBackends(options: SelectBackendOptions = {}): Pro
     }
     if (probed.get(name) === true) found.push(name);
   }
-  if (previous !== null && previous !== tf.getBackend()) await tf.setBackend(previous);
+  if (previous != null && previous !== tf.getBackend()) await tf.setBackend(previous);
   return found;
 }
 
@@ -64,11 +64,11 @@ export async function withBackend<T>(
   options: SelectBackendOptions = {},
 ): Promise<T> {
   if (typeof fn !== 'function') throw new TypeError(`withBackend: fn must be a function, got ${typeof fn}`);
-  const previous = tf.getBackend() as string | null;
+  const previous = tf.getBackend() as string | undefined;
   await selectBackend(name, options);
   try {
     return await fn();
   } finally {
-    if (previous !== null && previous !== tf.getBackend()) await tf.setBackend(previous);
+    if (previous != null && previous !== tf.getBackend()) await tf.setBackend(previous);
   }
 }

@@ -16,6 +16,7 @@ import { unsortedSegmentSumViaMatMul } from './unsortedSegmentSum.js';
  * | wasm | Conv2DBackpropFilter | missing: any conv net fails to train |
  * | wasm | Conv2DBackpropInput | built-in is a scalar loop, ~10x slower than conv2d |
  * | wasm | UnsortedSegmentSum | missing: it is the gradient of tf.gather (embeddings) |
+ * | wasm | OneHot | built-in writes int32 bits into float32 outputs (1 reads as 1.4e-45) |
  * | wasm, webgpu | ResizeNearestNeighborGrad | built-in ignores halfPixelCenters |
  * | cpu | ResizeNearestNeighborGrad | built-in wrong for batch > 1 and for halfPixelCenters |
  * | cpu | Conv2DBackpropFilter | built-in runs at 0.008 GFLOP/s; im2col + matMul ~50x faster |
@@ -93,6 +94,27 @@ function resizeNearestGradDelegating(builtin: tf.KernelConfig | undefined): tf.K
   };
 }
 
+/**
+ * wasm: the built-in always writes int32, whatever `dtype` says, and truncates fractional
+ * on/off values; so only int32 goes to it, and other dtypes are `off + (on - off) * oneHot`.
+ */
+function oneHotDelegating(builtin: tf.KernelConfig | undefined): tf.KernelFunc {
+  return (args) => {
+    const { dtype, depth, onValue, offValue } = args.attrs as unknown as {
+      dtype: tf.DataType;
+      depth: number;
+      onValue: number;
+      offValue: number;
+    };
+    if (dtype === 'int32' && builtin !== undefined) return builtin.kernelFunc(args);
+    return tf.tidy(() => {
+      const ones = tf.cast(tf.oneHot(tensor(args, 'indices') as tf.Tensor1D, depth), 'float32');
+      const scaled = tf.add(tf.mul(ones, onValue - offValue), offValue);
+      return dtype === 'float32' ? scaled : tf.cast(scaled, dtype);
+    });
+  };
+}
+
 interface Replacement {
   kernelName: string;
   /** Builds the kernel, given the built-in it replaces (if any). */
@@ -106,6 +128,7 @@ const REPLACEMENTS: Record<string, readonly Replacement[]> = {
     { kernelName: tf.Conv2DBackpropFilter, make: () => conv2dBackpropFilter },
     { kernelName: tf.Conv2DBackpropInput, make: () => conv2dBackpropInput },
     { kernelName: tf.UnsortedSegmentSum, make: () => unsortedSegmentSum },
+    { kernelName: tf.OneHot, make: oneHotDelegating, delegates: true },
     { kernelName: tf.ResizeNearestNeighborGrad, make: resizeNearestGradDelegating, delegates: true },
   ],
   webgpu: [{ kernelName: tf.ResizeNearestNeighborGrad, make: resizeNearestGradDelegating, delegates: true }],

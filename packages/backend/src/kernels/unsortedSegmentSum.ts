@@ -16,7 +16,9 @@ export function unsortedSegmentSumViaMatMul(x: tf.Tensor, segmentIds: tf.Tensor,
     const rest = x.shape.slice(idRank);
     const restSize = rest.reduce((a, b) => a * b, 1);
     const ids = segmentIds.reshape([lead]).toInt();
-    const selector = tf.oneHot(ids, numSegments, 1, 0, 'float32');
+    // oneHot's int32 default then a cast: wasm's OneHot ignores dtype 'float32' and writes int32
+    // bits into a float tensor (1 reads as 1.4e-45).
+    const selector = tf.cast(tf.oneHot(ids, numSegments), 'float32');
     const values = x.reshape([lead, restSize]).toFloat();
     const summed = tf.matMul(selector, values, true, false);
     const out = summed.reshape([numSegments, ...rest]);

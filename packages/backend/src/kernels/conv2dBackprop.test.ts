@@ -1,0 +1,206 @@
+import { createRng } from '@mtd/random';
+import { expectClose, expectNoLeak } from '@mtd/testkit';
+import * as tf from '@tensorflow/tfjs';
+import fc from 'fast-check';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { availableBackends, withBackend } from '../harness.js';
+import type { BackendName } from '../selectBackend.js';
+import { conv2dBackpropFilterViaMatMul, conv2dBackpropInputViaConv } from './conv2dBackprop.js';
+import {
+  conv2dBackpropFilterRef,
+  conv2dBackpropInputRef,
+  convGeometry,
+  f64,
+  type RefPad,
+  type Shape4,
+} from './reference.js';
+
+interface Case {
+  label: string;
+  x: Shape4;
+  k: [number, number];
+  outC: number;
+  strides: [number, number];
+  pad: RefPad;
+}
+
+/** Odd sizes, batch 3, channels 1/3/5, stride 2 and 3, every padding kind, a crop path. */
+const CASES: Case[] = [
+  { label: '3x3 same s1, C 1->5', x: [3, 7, 5, 1], k: [3, 3], outC: 5, strides: [1, 1], pad: 'same' },
+  { label: '3x3 same s2, C 3->2', x: [3, 9, 7, 3], k: [3, 3], outC: 2, strides: [2, 2], pad: 'same' },
+  { label: '3x3 valid s2, C 5->3', x: [2, 8, 9, 5], k: [3, 3], outC: 3, strides: [2, 2], pad: 'valid' },
+  { label: '1x1 valid, C 3->4', x: [3, 5, 5, 3], k: [1, 1], outC: 4, strides: [1, 1], pad: 'valid' },
+  { label: '4x2 explicit s(2,3)', x: [3, 7, 6, 2], k: [4, 2], outC: 3, strides: [2, 3], pad: [[1, 2], [0, 1]] },
+  { label: '3x3 valid s3 with remainder', x: [2, 10, 11, 2], k: [3, 3], outC: 2, strides: [3, 3], pad: 'valid' },
+  { label: '3x3 explicit, padding >= kernel', x: [1, 5, 4, 3], k: [3, 3], outC: 2, strides: [1, 2], pad: [[3, 0], [0, 3]] },
+];
+
+/** The cases WebGPU runs: each new shape compiles new shaders, which is slow on lavapipe. */
+const GPU_CASES = CASES.filter((_, i) => i === 1 || i === 4);
+
+function tfPad(pad: RefPad): 'same' | 'valid' | tf.backend_util.ExplicitPadding {
+  return typeof pad === 'string' ? pad : [[0, 0], pad[0], pad[1], [0, 0]];
+}
+
+interface Data {
+  x: Float32Array;
+  w: Float32Array;
+  dy: Float32Array;
+  wShape: Shape4;
+  dyShape: Shape4;
+}
+
+function makeData(c: Case, seed: number): Data {
+  const rng = createRng(seed);
+  const wShape: Shape4 = [c.k[0], c.k[1], c.x[3], c.outC];
+  const g = convGeometry(c.x, c.k[0], c.k[1], c.strides[0], c.strides[1], c.pad);
+  const dyShape: Shape4 = [c.x[0], g.outH, g.outW, c.outC];
+  const size = (s: number[]): number => s.reduce((a, b) => a * b, 1);
+  return {
+    x: rng.fillNormal(new Float32Array(size(c.x))),
+    w: rng.fillNormal(new Float32Array(size(wShape))),
+    dy: rng.fillNormal(new Float32Array(size(dyShape))),
+    wShape,
+    dyShape,
+  };
+}
+
+const TOL = { rtol: 1e-4, atol: 1e-4 };
+
+let backends: BackendName[] = [];
+beforeAll(async () => {
+  backends = await availableBackends();
+});
+
+describe('conv2dBackpropFilterViaMatMul / conv2dBackpropInputViaConv', () => {
+  it('match the float64 references on cpu for odd shapes, strides and paddings', async () => {
+    await withBackend('cpu', async () => {
+      for (const [i, c] of CASES.entries()) {
+        const d = makeData(c, 100 + i);
+        const got = tf.tidy(() => {
+          const x = tf.tensor4d(d.x, c.x);
+          const dy = tf.tensor4d(d.dy, d.dyShape);
+          const w = tf.tensor4d(d.w, d.wShape);
+          return [
+            conv2dBackpropFilterViaMatMul({ x, dy, filterShape: d.wShape, strides: c.strides, pad: tfPad(c.pad) }),
+            conv2dBackpropInputViaConv({ dy, filter: w, inputShape: c.x, strides: c.strides, pad: tfPad(c.pad) }),
+          ];
+        });
+        const [dW, dx] = await Promise.all(got.map((t) => t.data()));
+        tf.dispose(got);
+        const refW = conv2dBackpropFilterRef(f64(d.x), c.x, f64(d.dy), d.wShape, c.strides[0], c.strides[1], c.pad);
+        const refX = conv2dBackpropInputRef(f64(d.dy), c.x, f64(d.w), d.wShape, c.strides[0], c.strides[1], c.pad);
+        expectClose(dW!, refW, { ...TOL, label: `dW ${c.label}` });
+        expectClose(dx!, refX, { ...TOL, label: `dx ${c.label}` });
+      }
+    });
+  });
+
+  it('handle NCHW by transposing in and out', async () => {
+    await withBackend('cpu', async () => {
+      const c = CASES[1]!;
+      const d = makeData(c, 7);
+      const [dW, dx] = tf.tidy(() => {
+        const xNchw = tf.tensor4d(d.x, c.x).transpose([0, 3, 1, 2]) as tf.Tensor4D;
+        const dyNchw = tf.tensor4d(d.dy, d.dyShape).transpose([0, 3, 1, 2]) as tf.Tensor4D;
+        const w = tf.tensor4d(d.w, d.wShape);
+        const nchwShape: Shape4 = [c.x[0], c.x[3], c.x[1], c.x[2]];
+        return [
+          conv2dBackpropFilterViaMatMul({ x: xNchw, dy: dyNchw, filterShape: d.wShape, strides: c.strides, pad: 'same', dataFormat: 'NCHW' }),
+          conv2dBackpropInputViaConv({ dy: dyNchw, filter: w, inputShape: nchwShape, strides: c.strides, pad: 'same', dataFormat: 'NCHW' }).transpose([0, 2, 3, 1]),
+        ];
+      });
+      const refW = conv2dBackpropFilterRef(f64(d.x), c.x, f64(d.dy), d.wShape, 2, 2, 'same');
+      const refX = conv2dBackpropInputRef(f64(d.dy), c.x, f64(d.w), d.wShape, 2, 2, 'same');
+      expectClose(await dW!.data(), refW, { ...TOL, label: 'dW NCHW' });
+      expectClose(await dx!.data(), refX, { ...TOL, label: 'dx NCHW' });
+      tf.dispose([dW!, dx!]);
+    });
+  });
+
+  it('agree with the references on random geometries (fast-check, cpu)', async () => {
+    await withBackend('cpu', async () => {
+      const geometry = fc.record({
+        n: fc.integer({ min: 1, max: 3 }),
+        h: fc.integer({ min: 1, max: 7 }),
+        w: fc.integer({ min: 1, max: 7 }),
+        ci: fc.integer({ min: 1, max: 3 }),
+        co: fc.integer({ min: 1, max: 3 }),
+        kh: fc.integer({ min: 1, max: 4 }),
+        kw: fc.integer({ min: 1, max: 4 }),
+        sh: fc.integer({ min: 1, max: 3 }),
+        sw: fc.integer({ min: 1, max: 3 }),
+        padKind: fc.constantFrom('same', 'valid', 'explicit'),
+        pads: fc.tuple(fc.nat(3), fc.nat(3), fc.nat(3), fc.nat(3)),
+        seed: fc.nat(),
+      });
+      fc.assert(
+        fc.property(geometry, (g) => {
+          const pad: RefPad =
+            g.padKind === 'explicit' ? [[g.pads[0], g.pads[1]], [g.pads[2], g.pads[3]]] : (g.padKind as 'same' | 'valid');
+          const c: Case = { label: JSON.stringify(g), x: [g.n, g.h, g.w, g.ci], k: [g.kh, g.kw], outC: g.co, strides: [g.sh, g.sw], pad };
+          const geo = convGeometry(c.x, g.kh, g.kw, g.sh, g.sw, pad);
+          fc.pre(geo.outH >= 1 && geo.outW >= 1);
+          const d = makeData(c, g.seed);
+          const [dW, dx] = tf.tidy(() => {
+            const x = tf.tensor4d(d.x, c.x);
+            const dy = tf.tensor4d(d.dy, d.dyShape);
+            const w = tf.tensor4d(d.w, d.wShape);
+            return [
+              conv2dBackpropFilterViaMatMul({ x, dy, filterShape: d.wShape, strides: c.strides, pad: tfPad(pad) }).dataSync(),
+              conv2dBackpropInputViaConv({ dy, filter: w, inputShape: c.x, strides: c.strides, pad: tfPad(pad) }).dataSync(),
+            ];
+          });
+          expectClose(dW!, conv2dBackpropFilterRef(f64(d.x), c.x, f64(d.dy), d.wShape, g.sh, g.sw, pad), { ...TOL, label: `dW ${c.label}` });
+          expectClose(dx!, conv2dBackpropInputRef(f64(d.dy), c.x, f64(d.w), d.wShape, g.sh, g.sw, pad), { ...TOL, label: `dx ${c.label}` });
+        }),
+        { numRuns: 100, seed: 3 },
+      );
+    });
+  });
+
+  it('leave no tensors behind', async () => {
+    await withBackend('cpu', async () => {
+      const c = CASES[4]!;
+      const d = makeData(c, 1);
+      const x = tf.tensor4d(d.x, c.x);
+      const dy = tf.tensor4d(d.dy, d.dyShape);
+      const w = tf.tensor4d(d.w, d.wShape);
+      await expectNoLeak(() => conv2dBackpropFilterViaMatMul({ x, dy, filterShape: d.wShape, strides: c.strides, pad: tfPad(c.pad) }), 'filter');
+      await expectNoLeak(() => conv2dBackpropInputViaConv({ dy, filter: w, inputShape: c.x, strides: c.strides, pad: tfPad(c.pad) }), 'input');
+      tf.dispose([x, dy, w]);
+    });
+  });
+});
+
+describe('tf.grad through conv2d with the registered kernels', () => {
+  for (const name of ['cpu', 'wasm', 'webgpu'] as const) {
+    it(`matches the float64 references on ${name}`, async (ctx) => {
+      if (!backends.includes(name)) ctx.skip();
+      const cases = name === 'webgpu' ? GPU_CASES : CASES;
+      await withBackend(name, async () => {
+        for (const [i, c] of cases.entries()) {
+          const d = makeData(c, 200 + i);
+          const x = tf.tensor4d(d.x, c.x);
+          const w = tf.tensor4d(d.w, d.wShape);
+          const dy = tf.tensor4d(d.dy, d.dyShape);
+          // loss = sum(conv2d(x, w) * dy), so dloss/dx and dloss/dw are exactly the two backprops.
+          const loss = (xx: tf.Tensor4D, ww: tf.Tensor4D): tf.Scalar => tf.sum(tf.mul(tf.conv2d(xx, ww, c.strides, tfPad(c.pad)), dy));
+          const [gx, gw] = tf.grads(loss as (...a: tf.Tensor[]) => tf.Tensor)([x, w]);
+          const refX = conv2dBackpropInputRef(f64(d.dy), c.x, f64(d.w), d.wShape, c.strides[0], c.strides[1], c.pad);
+          const refW = conv2dBackpropFilterRef(f64(d.x), c.x, f64(d.dy), d.wShape, c.strides[0], c.strides[1], c.pad);
+          expectClose(await gx!.data(), refX, { ...TOL, label: `${name} dx ${c.label}` });
+          expectClose(await gw!.data(), refW, { ...TOL, label: `${name} dW ${c.label}` });
+          tf.dispose([x, w, dy, gx!, gw!]);
+        }
+      });
+    });
+  }
+
+  it('is registered: wasm really has Conv2DBackpropFilter now', async (ctx) => {
+    if (!backends.includes('wasm')) ctx.skip();
+    await withBackend('wasm', () => {
+      expect(tf.getKernel(tf.Conv2DBackpropFilter, 'wasm')).toBeDefined();
+    });
+  });
+});
