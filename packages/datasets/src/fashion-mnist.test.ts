@@ -63,6 +63,22 @@ describe('fashionMnist on the installed files (apt-get install dataset-fashion-m
     expect(Buffer.from(a).equals(Buffer.from(b))).toBe(false);
   });
 
+  it("matches the published train pixel statistics (mean 0.2860, std 0.3530 of value / 255)", () => {
+    let sum = 0;
+    let sq = 0;
+    for (let i = 0; i < train.length; i++) {
+      for (const v of (train.get(i)['image'] as ImageExample).data) {
+        sum += v;
+        sq += v * v;
+      }
+    }
+    const n = train.length * 784;
+    const mean = sum / n / 255;
+    const std = Math.sqrt(sq / n / (255 * 255) - mean * mean);
+    expect(mean).toBeCloseTo(0.286, 3);
+    expect(std).toBeCloseTo(0.353, 3);
+  });
+
   it('rejects an out-of-range index and a bad split', async () => {
     expect(() => test.get(10_000)).toThrow(/fashion-mnist\/test\.get: i must be an integer in 0\.\.9999, got 10000/);
     expect(() => test.get(-1)).toThrow(RangeError);
