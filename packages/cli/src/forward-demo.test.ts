@@ -19,7 +19,7 @@ describe('forwardDemo', () => {
     }
     // MATH.md 7: w_t = c sqrt(alphaBar_t) gives lambda_T = c T sqrt(alphaBar_T) exactly.
     const last = report.rows.at(-1)!;
-    expect(report.lambdaT[1]).toBeCloseTo(0.5 * 200 * Math.sqrt(last.alphaBar), 12);
+    expect(report.lambdaT[1]).toBeCloseTo(0.004 * 200 * Math.sqrt(last.alphaBar), 14);
     expect(report.text).toContain('lambda_T per modality');
   });
 

@@ -48,7 +48,7 @@ export async function forwardDemo(options: ForwardDemoOptions = {}): Promise<For
   if (kind !== 'linear' && kind !== 'cosine') throw new RangeError(`forwardDemo: schedule must be 'linear' or 'cosine', got ${String(kind)}`);
   if (!Number.isInteger(samples) || samples < 2) throw new RangeError(`forwardDemo: samples must be an integer >= 2, got ${samples}`);
   const schedule: Schedule = kind === 'linear' ? linearSchedule({ T }) : cosineSchedule({ T });
-  const weights: WeightSchedule[] = [constantWeight(0.002), sqrtAlphaBarWeight(0.5)];
+  const weights: WeightSchedule[] = [constantWeight(0.002), sqrtAlphaBarWeight(0.004)];
   const lam = lambdas(schedule, weights);
   const rng = createRng(seed);
 
@@ -109,14 +109,13 @@ export async function forwardDemo(options: ForwardDemoOptions = {}): Promise<For
 
   const lambdaT = lam.map((l) => l[T - 1]!);
   const table = formatTable(
-    ['t', 'beta_t', 'alphaBar_t', 'betaTilde_t', 'lambda_t (w=0.002)', 'lambda_t (0.5 sqrtAB)', 'mean err (SE)', 'var ratio'],
+    ['t', 'beta_t', 'alphaBar_t', 'betaTilde_t', ...weights.map((w) => `lambda_t ${w.description}`), 'mean err (SE)', 'var ratio'],
     rows.map((r) => [
       String(r.t),
       fmt(r.beta),
       fmt(r.alphaBar),
       fmt(r.posteriorVariance),
-      fmt(r.lambdas[0]!),
-      fmt(r.lambdas[1]!),
+      ...r.lambdas.map((l) => fmt(l)),
       fmt(r.meanErrorSE, 2),
       fmt(r.varianceRatio, 3),
     ]),
@@ -130,7 +129,7 @@ export async function forwardDemo(options: ForwardDemoOptions = {}): Promise<For
     table,
     '',
     `lambda_T per modality: ${lambdaT.map((l) => fmt(l)).join(', ')} (MATH.md 7: the chain ends at N(A_T, I);`,
-    'a constant weight keeps growing lambda_t, w_t = c sqrt(alphaBar_t) keeps it near c t sqrt(alphaBar_t)).',
+    'a constant weight lets lambda_t grow towards w / (1 - sqrt(alpha_t)); w_t = c sqrt(alphaBar_t) gives exactly c t sqrt(alphaBar_t)).',
   ].join('\n');
   return { schedule: kind, T, seed, samples, weights: weights.map((w) => w.description), lambdaT, rows, text };
 }
