@@ -72,3 +72,33 @@ export async function withBackend<T>(
     if (previous != null && previous !== tf.getBackend()) await tf.setBackend(previous);
   }
 }
+
+/**
+ * Runs `fn` and counts the synchronous GPU-to-CPU downloads the active backend made: `readSync`
+ * calls for data that has no CPU copy, which `dataSync()` and a few kernels trigger (on WebGPU:
+ * Tile, BroadcastTo and Concat take a CPU path when their inputs still live on the CPU, which is
+ * harmless; for GPU-resident inputs that path would download). Under Node the WebGPU download
+ * needs OffscreenCanvas and fails, and on any GPU it stalls the queue, so a training step should
+ * make none. Always 0 on backends whose memory is the CPU's (cpu, wasm).
+ */
+export async function countSyncDownloads<T>(fn: () => T | Promise<T>): Promise<{ result: T; downloads: number }> {
+  if (typeof fn !== 'function') throw new TypeError(`countSyncDownloads: fn must be a function, got ${typeof fn}`);
+  const backend = tf.backend() as unknown as {
+    readSync: (dataId: object) => unknown;
+    tensorMap?: { get(dataId: object): { values?: unknown } | undefined };
+  };
+  const original = backend.readSync;
+  let downloads = 0;
+  backend.readSync = function (this: unknown, dataId: object) {
+    // GPU backends keep a `tensorMap` whose entries hold `values` once the data is on the CPU.
+    const entry = backend.tensorMap?.get(dataId);
+    if (entry !== undefined && entry.values == null) downloads++;
+    return original.call(this, dataId);
+  };
+  try {
+    const result = await fn();
+    return { result, downloads };
+  } finally {
+    backend.readSync = original;
+  }
+}

@@ -10,5 +10,5 @@ export {
 } from './selectBackend.js';
 export type { WebgpuOptions } from './webgpu.js';
 export { registerTrainingKernels, trainingKernelNames } from './kernels/register.js';
-export { availableBackends, withBackend, TEST_BACKENDS } from './harness.js';
+export { availableBackends, withBackend, countSyncDownloads, TEST_BACKENDS } from './harness.js';
 export { measureMatmulGflops, type MatmulGflopsOptions } from './measureMatmulGflops.js';
