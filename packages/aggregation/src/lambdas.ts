@@ -1,4 +1,5 @@
 import type { Schedule } from '@mtd/schedule';
+import { rangeFail } from './errors.js';
 import { checkSchedule } from './validate.js';
 import { weightTables, type WeightSchedule } from './weights.js';
 
@@ -79,17 +80,14 @@ export function endpointReport(schedule: Schedule, weights: readonly WeightSched
  * root-mean-square size of each modality's encoding. Compare with 1 (the noise scale at `t = T`).
  */
 export function endpointOffset(report: EndpointReport, encodingRms: readonly number[]): number {
+  const where = 'endpointOffset';
   if (!Array.isArray(encodingRms) || encodingRms.length !== report.modalities.length) {
-    throw new RangeError(
-      `endpointOffset: encodingRms must be an array of ${report.modalities.length} numbers (one per modality), got ${
-        Array.isArray(encodingRms) ? `an array of length ${encodingRms.length}` : typeof encodingRms
-      }`,
-    );
+    rangeFail(where, 'encodingRms', `an array of ${report.modalities.length} numbers (one per modality)`, encodingRms);
   }
   return report.modalities.reduce((sum, m, i) => {
     const rms = encodingRms[i]!;
-    if (!(rms >= 0) || !Number.isFinite(rms)) {
-      throw new RangeError(`endpointOffset: encodingRms[${i}] must be a finite number >= 0, got ${rms}`);
+    if (typeof rms !== 'number' || !(rms >= 0) || !Number.isFinite(rms)) {
+      rangeFail(where, `encodingRms[${i}]`, 'a finite number >= 0', rms);
     }
     return sum + Math.abs(m.lambdaT) * rms;
   }, 0);

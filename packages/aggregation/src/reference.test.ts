@@ -154,7 +154,7 @@ describe('marginal from transitions (MATH.md 2, form 5)', () => {
       }),
       { numRuns: RUNS, seed: 20240611 },
     );
-  });
+  }, 30_000);
 });
 
 describe('reference.gaussianConditioning (Murphy 2022, sec. 3.3)', () => {

@@ -62,7 +62,10 @@ describe("the two spellings w and w' are one process (MATH.md 2)", () => {
     fc
       .tuple(fc.double({ min: 0, max: 2, noNaN: true }), fc.double({ min: 0, max: 2, noNaN: true }))
       .map(([a, b]) => ({
-        raw: (t: number, T: number) => (T === 1 ? a : a + ((b - a) * (t - 1)) / (T - 1)),
+        raw: (t: number, T: number) => {
+          const u = T === 1 ? 0 : (t - 1) / (T - 1);
+          return a * (1 - u) + b * u;
+        },
         make: (f: 'w' | 'wPrime') => linearWeight(a, b, { form: f }),
       })),
     fc.double({ min: 0, max: 2, noNaN: true }).map((a) => {
