@@ -39,7 +39,7 @@ export interface ModelOutput {
    * One estimate per modality head, by modality name (MATH.md 3): for a gaussian modality the
    * estimate `xHat_i` of its data (whatever shape its encoder takes), for a categorical modality
    * unnormalised logits `[B, K]`. A head is needed for every modality that is not known; heads of
-   * known modalities may be left out.
+   * known modalities may be left out, and heads that name no modality of the run are ignored.
    */
   readonly heads: Readonly<Record<string, tf.Tensor>>;
 }

@@ -258,11 +258,11 @@ async function runChain(
   try {
     for (const move of r.moves) {
       if (move.kind === 'renoise') {
+        const c = forwardCoefficients(r.plan.schedule, move.from, move.to);
         const n = noise.next();
-        const next = tf.tidy(() =>
-          shiftedMove(z, undefined, n, forwardCoefficients(r.plan.schedule, move.from, move.to), encodingsNow(), lambdaAtState(move.from), lambdaAtState(move.to)),
+        const next = disposingAfter([n], () =>
+          tf.tidy(() => shiftedMove(z, undefined, n, c, encodingsNow(), lambdaAtState(move.from), lambdaAtState(move.to))),
         );
-        n.dispose();
         z.dispose();
         z = next;
         continue;
@@ -271,34 +271,35 @@ async function runChain(
       const t = r.plan.timesteps[k - 1]!;
       const stepNoise = k > 1 ? noise.next() : undefined;
       const restorationNoise = restoration && k > 1 ? noise.next() : undefined;
-      const out = tf.tidy(() => {
-        const tTensor = tf.fill([r.B], t, 'int32') as tf.Tensor1D;
-        const cond = callModel(r, { zt: z, t: tTensor, known: modelKnown });
-        let eps = cond.eps;
-        if (r.guidanceScale !== undefined) {
-          const uncond = callModel(r, { zt: z, t: tTensor, known: unconditionalKnown });
-          eps = tf.add(uncond.eps, tf.mul(r.guidanceScale, tf.sub(cond.eps, uncond.eps)));
-        }
-        const { newHeads, newEstimated } = readHeads(r, cond, knownEncodings);
-        const encodings = r.modalities.map((m, i) => knownEncodings[i] ?? newEstimated[m.name]);
-        const lambdaPrev = lambdaAtState(k - 1);
-        let next = shiftedMove(z, eps, stepNoise, r.coefficients[k - 1]!, encodings, lambdaAtState(k), lambdaPrev);
-        if (restoration && keep) {
-          // RePaint's replacement: the kept pixels of the new state are a fresh forward sample
-          // q(z_{t-1} | z_0 = image, x) of the same aggregate; at state 0 the image itself.
-          const known =
-            k === 1
-              ? restoration.image
-              : addTerms([
-                  [Math.sqrt(alphaBarOfState(r.plan.schedule, k - 1)), restoration.image],
-                  [Math.sqrt(1 - alphaBarOfState(r.plan.schedule, k - 1)), restorationNoise],
-                  ...encodings.map((e, i): Term => [lambdaPrev[i]!, e]),
-                ]);
-          next = tf.where(keep, known, next);
-        }
-        return { next, newHeads, newEstimated };
-      });
-      tf.dispose([stepNoise, restorationNoise].filter((x): x is tf.Tensor => x !== undefined));
+      const out = disposingAfter([stepNoise, restorationNoise], () =>
+        tf.tidy(() => {
+          const tTensor = tf.fill([r.B], t, 'int32') as tf.Tensor1D;
+          const cond = callModel(r, { zt: z, t: tTensor, known: modelKnown });
+          let eps = cond.eps;
+          if (r.guidanceScale !== undefined) {
+            const uncond = callModel(r, { zt: z, t: tTensor, known: unconditionalKnown });
+            eps = tf.add(uncond.eps, tf.mul(r.guidanceScale, tf.sub(cond.eps, uncond.eps)));
+          }
+          const { newHeads, newEstimated } = readHeads(r, cond, knownEncodings);
+          const encodings = r.modalities.map((m, i) => knownEncodings[i] ?? newEstimated[m.name]);
+          const lambdaPrev = lambdaAtState(k - 1);
+          let next = shiftedMove(z, eps, stepNoise, r.coefficients[k - 1]!, encodings, lambdaAtState(k), lambdaPrev);
+          if (restoration && keep) {
+            // RePaint's replacement: the kept pixels of the new state are a fresh forward sample
+            // q(z_{t-1} | z_0 = image, x) of the same aggregate; at state 0 the image itself.
+            const known =
+              k === 1
+                ? restoration.image
+                : addTerms([
+                    [Math.sqrt(alphaBarOfState(r.plan.schedule, k - 1)), restoration.image],
+                    [Math.sqrt(1 - alphaBarOfState(r.plan.schedule, k - 1)), restorationNoise],
+                    ...encodings.map((e, i): Term => [lambdaPrev[i]!, e]),
+                  ]);
+            next = tf.where(keep, known, next);
+          }
+          return { next, newHeads, newEstimated };
+        }),
+      );
       z.dispose();
       z = out.next;
       tf.dispose(Object.values(heads));
@@ -345,16 +346,17 @@ async function runWithKnownZ0(
       const t = r.plan.timesteps[k - 1]!;
       const alphaBar = alphaBarOfState(r.plan.schedule, k);
       const n = noise.next();
-      const out = tf.tidy(() => {
-        const zt = addTerms([
-          [Math.sqrt(alphaBar), z0],
-          [Math.sqrt(1 - alphaBar), n],
-          ...r.modalities.map((m, i): Term => [lambda[i]![t]!, knownEncodings[i] ?? estimated[m.name]]),
-        ]);
-        const cond = callModel(r, { zt, t: tf.fill([r.B], t, 'int32') as tf.Tensor1D, known: modelKnown });
-        return { zt, ...readHeads(r, cond, knownEncodings) };
-      });
-      n.dispose();
+      const out = disposingAfter([n], () =>
+        tf.tidy(() => {
+          const zt = addTerms([
+            [Math.sqrt(alphaBar), z0],
+            [Math.sqrt(1 - alphaBar), n],
+            ...r.modalities.map((m, i): Term => [lambda[i]![t]!, knownEncodings[i] ?? estimated[m.name]]),
+          ]);
+          const cond = callModel(r, { zt, t: tf.fill([r.B], t, 'int32') as tf.Tensor1D, known: modelKnown });
+          return { zt, ...readHeads(r, cond, knownEncodings) };
+        }),
+      );
       z?.dispose();
       z = out.zt;
       tf.dispose(Object.values(heads));
@@ -393,6 +395,15 @@ function readHeads(
     newEstimated[m.name] = encode(m, estimateInput(m, head, r.B, where), r.zShape, where);
   });
   return { newHeads, newEstimated };
+}
+
+/** Runs `fn`, then disposes `tensors` (the step's noise) whether it returned or threw. */
+function disposingAfter<T>(tensors: readonly (tf.Tensor | undefined)[], fn: () => T): T {
+  try {
+    return fn();
+  } finally {
+    tf.dispose(tensors.filter((x): x is tf.Tensor => x !== undefined));
+  }
 }
 
 type Term = [number, tf.Tensor | undefined];
@@ -438,7 +449,8 @@ function callModel(r: Resolved, input: ModelInput): ModelOutput {
     rangeFail(where, 'the model output eps.shape', `${shapeText(r.zShape)} (the shape of z)`, shapeText(eps.shape));
   }
   if (heads === null || typeof heads !== 'object') typeFail(where, 'the model output heads', 'an object (modality name -> tensor)', heads);
-  checkNames(where, 'each key of the model output heads', Object.keys(heads), r.modalities);
+  // Extra heads (auxiliary outputs, or modalities left out of this run) are ignored; a missing
+  // head of an unknown modality is an error below.
   for (const m of r.modalities) {
     if (input.known[m.name] === undefined && !(heads[m.name] instanceof tf.Tensor)) {
       typeFail(where, `the model output heads.${m.name}`, `a tf.Tensor (modality '${m.name}' is not known)`, heads[m.name]);
