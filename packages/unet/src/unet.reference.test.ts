@@ -25,7 +25,7 @@ async function fixture(name: string) {
 
 /** NCHW plain data -> NHWC tensor. */
 function nhwc(t: SafeTensor): tf.Tensor4D {
-  return tf.tidy(() => tf.transpose(tf.tensor(t.data as Float32Array, t.shape), [0, 2, 3, 1]) as tf.Tensor4D);
+  return tf.tidy(() => tf.transpose(tf.tensor4d(t.data as Float32Array, t.shape as [number, number, number, number]), [0, 2, 3, 1]));
 }
 
 async function relErr(actual: tf.Tensor, expectedNchw: SafeTensor): Promise<number> {
@@ -47,7 +47,7 @@ describe('UNet against the numpy port of guided-diffusion (PyTorch names and lay
         x: nhwc(rest['input.x']!),
         t: tf.tensor1d(rest['input.t']!.data as Int32Array, 'int32'),
         ...(rest['input.y'] ? { classLabels: tf.tensor1d(rest['input.y'].data as Int32Array, 'int32') } : {}),
-        ...(rest['input.context'] ? { context: tf.tensor(rest['input.context'].data as Float32Array, rest['input.context'].shape) as tf.Tensor3D } : {}),
+        ...(rest['input.context'] ? { context: tf.tensor3d(rest['input.context'].data as Float32Array, rest['input.context'].shape as [number, number, number]) } : {}),
         ...(rest['input.extra'] ? { extra: nhwc(rest['input.extra']) } : {}),
       };
       const out = unet.forward(input);

@@ -26,12 +26,13 @@ export interface UNetForwardInput {
   dropoutSeed?: number;
 }
 
-export interface UNetTaps {
+/** A type alias, not an interface, so it passes as the `Record<string, tf.Tensor>` heads take. */
+export type UNetTaps = {
   /** Output of the middle block, `[B, S / 2^(levels-1), S / 2^(levels-1), base * mults[last]]`. */
   middle: tf.Tensor4D;
   /** Features entering the output block (GroupNorm, SiLU, conv), `[B, S, S, base * mults[0]]`. */
   decoderFeatures: tf.Tensor4D;
-}
+};
 
 export interface UNetOutput {
   /** The noise prediction `epsilon_theta(z_t, t)`, `[B, S, S, outChannels]`. */
