@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import fc from 'fast-check';
 import { cosineSchedule, linearSchedule, respace, type Schedule } from '@mtd/schedule';
-import { alphaBarOfState, ddimCoefficients, ddpmCoefficients, forwardCoefficients } from './coefficients.js';
+import { alphaBarOfState, ddimCoefficients, ddpmCoefficients, forwardCoefficients, z0FormCoefficients } from './coefficients.js';
 
 /** A random schedule: linear or cosine, T in 2..300, possibly respaced. */
 const scheduleArb: fc.Arbitrary<Schedule> = fc
@@ -103,5 +103,45 @@ describe('forwardCoefficients', () => {
       }),
       { numRuns: 200 },
     );
+  });
+});
+
+describe('z0FormCoefficients', () => {
+  test('without clipping, the z0 form is the noise form (DDPM both variances, DDIM any eta <= 1)', () => {
+    fc.assert(
+      fc.property(
+        scheduleArb,
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        fc.double({ min: -3, max: 3, noNaN: true }),
+        fc.double({ min: -3, max: 3, noNaN: true }),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        (s, u, y, eps, eta) => {
+          const k = 1 + Math.floor(u * (s.T - 1));
+          const ab = s.alphaBars[k - 1]!;
+          const y0 = (y - Math.sqrt(1 - ab) * eps) / Math.sqrt(ab);
+          const pairs = [
+            [z0FormCoefficients(s, k, { kind: 'ddpm', variance: 'fixedLarge' })!, ddpmCoefficients(s, k, 'fixedLarge')],
+            [z0FormCoefficients(s, k, { kind: 'ddim', eta })!, ddimCoefficients(s, k, eta)!],
+          ] as const;
+          for (const [z0Form, noiseForm] of pairs) {
+            const a = z0Form.cZ0 * y0 + z0Form.cY * y;
+            const b = noiseForm.cY * y + noiseForm.cEps * eps;
+            expect(Math.abs(a - b)).toBeLessThanOrEqual(1e-7 * Math.max(1, Math.abs(b), Math.abs(y0)));
+            expect(z0Form.sigma).toBe(noiseForm.sigma);
+          }
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  test('the last step returns the estimate itself', () => {
+    const s = linearSchedule({ T: 50 });
+    for (const method of [{ kind: 'ddpm', variance: 'fixedSmall' }, { kind: 'ddim', eta: 0.5 }] as const) {
+      const c = z0FormCoefficients(s, 1, method)!;
+      expect(c.cZ0).toBeCloseTo(1, 12);
+      expect(c.cY).toBeCloseTo(0, 12);
+      expect(c.sigma).toBe(0);
+    }
   });
 });

@@ -77,3 +77,47 @@ export function forwardCoefficients(schedule: Schedule, from: number, to: number
   const ratio = alphaBarOfState(schedule, to) / alphaBarOfState(schedule, from);
   return { cY: Math.sqrt(ratio), cEps: 0, sigma: Math.sqrt(1 - ratio) };
 }
+
+/**
+ * The same moves in "z0 form", for sampling with a clipped estimate of `y_0 = z_0`:
+ *
+ *     y_next = cZ0 * clip(y0Hat) + cY * y + sigma * noise,   y0Hat = (y - sqrt(1 - alphaBar_k) eps) / sqrt(alphaBar_k).
+ *
+ * DDPM: the posterior mean of MATH.md 2, `cZ0 = sqrt(alphaBar_prev) beta_k / (1 - alphaBar_k)`,
+ * `cY = sqrt(alpha_k) (1 - alphaBar_prev) / (1 - alphaBar_k)`. DDIM: with the noise re-derived from
+ * the clipped estimate, `eps' = (y - sqrt(alphaBar_k) y0Hat) / sqrt(1 - alphaBar_k)` (as
+ * guided-diffusion does), `cZ0 = sqrt(alphaBar_prev) - d sqrt(alphaBar_k) / sqrt(1 - alphaBar_k)`,
+ * `cY = d / sqrt(1 - alphaBar_k)`, `d = sqrt(1 - alphaBar_prev - sigma^2)`. Without clipping this is
+ * the noise form exactly (in exact arithmetic).
+ */
+export interface Z0FormCoefficients {
+  cZ0: number;
+  cY: number;
+  sigma: number;
+}
+
+export function z0FormCoefficients(
+  schedule: Schedule,
+  k: number,
+  method: { kind: 'ddpm'; variance: Variance } | { kind: 'ddim'; eta: number },
+): Z0FormCoefficients | null {
+  const alphaBar = schedule.alphaBars[k - 1]!;
+  const alphaBarPrev = schedule.alphaBarsPrev[k - 1]!;
+  if (method.kind === 'ddpm') {
+    const beta = schedule.betas[k - 1]!;
+    return {
+      cZ0: (Math.sqrt(alphaBarPrev) * beta) / (1 - alphaBar),
+      cY: (Math.sqrt(schedule.alphas[k - 1]!) * (1 - alphaBarPrev)) / (1 - alphaBar),
+      sigma: ddpmCoefficients(schedule, k, method.variance).sigma,
+    };
+  }
+  const noiseForm = ddimCoefficients(schedule, k, method.eta);
+  if (!noiseForm) return null;
+  const sigma = noiseForm.sigma;
+  const d = Math.sqrt(Math.max(1 - alphaBarPrev - sigma * sigma, 0));
+  return {
+    cZ0: Math.sqrt(alphaBarPrev) - (d * Math.sqrt(alphaBar)) / Math.sqrt(1 - alphaBar),
+    cY: d / Math.sqrt(1 - alphaBar),
+    sigma,
+  };
+}

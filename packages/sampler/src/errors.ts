@@ -16,7 +16,13 @@ export function typeFail(where: string, arg: string, expected: string, got: unkn
   throw new TypeError(`${where}: ${arg} must be ${expected}, got ${describeValue(got)}`);
 }
 
+/** A value already described (a shape, a summary): printed as is, not quoted. */
+export class Described {
+  constructor(readonly text: string) {}
+}
+
 export function describeValue(value: unknown): string {
+  if (value instanceof Described) return value.text;
   if (typeof value === 'number') return Number.isNaN(value) ? 'NaN' : String(value);
   if (typeof value === 'string') return JSON.stringify(value);
   if (value === undefined || value === null) return String(value);
@@ -30,6 +36,11 @@ export function describeValue(value: unknown): string {
 
 export function shapeText(shape: readonly number[]): string {
   return `[${shape.join(', ')}]`;
+}
+
+/** A shape as the `got` of an error: `[2, 3]`, unquoted. */
+export function gotShape(shape: readonly number[]): Described {
+  return new Described(shapeText(shape));
 }
 
 export function sameShape(a: readonly number[], b: readonly number[]): boolean {

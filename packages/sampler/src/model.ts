@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { isWeightSchedule, type Encoder, type WeightSchedule } from '@mtd/aggregation';
-import { listNames, rangeFail, sameShape, shapeText, typeFail } from './errors.js';
+import { gotShape, listNames, rangeFail, sameShape, shapeText, typeFail } from './errors.js';
 
 /**
  * The model interface and the modality descriptions every sampler (and the trainer) shares.
@@ -138,7 +138,7 @@ export function modalityInput(modality: Modality, value: tf.Tensor, batch: numbe
   const arg = `known.${modality.name}`;
   if (!(value instanceof tf.Tensor)) typeFail(where, arg, 'a tf.Tensor', value);
   if (value.rank < 1 || value.shape[0] !== batch) {
-    rangeFail(where, `${arg}.shape`, `a shape with the batch size ${batch} first`, shapeText(value.shape));
+    rangeFail(where, `${arg}.shape`, `a shape with the batch size ${batch} first`, gotShape(value.shape));
   }
   if (modality.kind === 'gaussian') {
     if (value.dtype !== 'float32') typeFail(where, arg, 'a float32 tensor', value);
@@ -146,12 +146,12 @@ export function modalityInput(modality: Modality, value: tf.Tensor, batch: numbe
   }
   const K = modality.classes;
   if (value.dtype === 'int32') {
-    if (value.rank !== 1) rangeFail(where, `${arg}.shape`, `[${batch}] (class ids) or [${batch}, ${K}] (probabilities)`, shapeText(value.shape));
+    if (value.rank !== 1) rangeFail(where, `${arg}.shape`, `[${batch}] (class ids) or [${batch}, ${K}] (probabilities)`, gotShape(value.shape));
     return tf.tidy(() => tf.cast(tf.oneHot(value as tf.Tensor1D, K), 'float32'));
   }
   if (value.dtype !== 'float32') typeFail(where, arg, 'int32 class ids or float32 probabilities', value);
   if (!sameShape(value.shape, [batch, K])) {
-    rangeFail(where, `${arg}.shape`, `[${batch}] (class ids) or [${batch}, ${K}] (probabilities)`, shapeText(value.shape));
+    rangeFail(where, `${arg}.shape`, `[${batch}] (class ids) or [${batch}, ${K}] (probabilities)`, gotShape(value.shape));
   }
   return tf.clone(value);
 }
@@ -189,12 +189,12 @@ export function estimateInput(modality: Modality, head: tf.Tensor, batch: number
   if (head.dtype !== 'float32') typeFail(where, arg, 'a float32 tensor', head);
   if (modality.kind === 'gaussian') {
     if (head.rank < 1 || head.shape[0] !== batch) {
-      rangeFail(where, `${arg}.shape`, `a shape with the batch size ${batch} first`, shapeText(head.shape));
+      rangeFail(where, `${arg}.shape`, `a shape with the batch size ${batch} first`, gotShape(head.shape));
     }
     return tf.clone(head);
   }
   if (!sameShape(head.shape, [batch, modality.classes])) {
-    rangeFail(where, `${arg}.shape`, `[${batch}, ${modality.classes}] (logits)`, shapeText(head.shape));
+    rangeFail(where, `${arg}.shape`, `[${batch}, ${modality.classes}] (logits)`, gotShape(head.shape));
   }
   return tf.softmax(head as tf.Tensor2D);
 }
@@ -209,6 +209,6 @@ export function encode(modality: Modality, input: tf.Tensor, zShape: readonly nu
   const arg = `the encoding of '${modality.name}'`;
   if (!(e instanceof tf.Tensor)) typeFail(where, arg, 'a tf.Tensor', e);
   if (e.dtype !== 'float32') typeFail(where, arg, 'a float32 tensor', e);
-  if (!sameShape(e.shape, zShape)) rangeFail(where, `${arg}.shape`, `${shapeText(zShape)} (the shape of z)`, shapeText(e.shape));
+  if (!sameShape(e.shape, zShape)) rangeFail(where, `${arg}.shape`, `${shapeText(zShape)} (the shape of z)`, gotShape(e.shape));
   return e === input ? tf.clone(e) : e;
 }

@@ -86,6 +86,7 @@ interface RefOptions {
   weights?: readonly [WeightSchedule, WeightSchedule];
   knownX?: Float64Array;
   knownC?: number;
+  clip?: readonly [number, number];
   /** Adds `epsShift * e_c(knownC)` to eps: what guidedModel's guidance does at scale epsShift / 0.3. */
   epsShift?: number;
   seed: number;
@@ -129,7 +130,23 @@ function referenceRun(o: RefOptions): Float64Array[] {
     const abT = ab(t);
     const abP = ab(tp);
     let yPrev: Float64Array;
-    if (o.method === 'ddpm') {
+    if (o.clip) {
+      // guided-diffusion's clip_denoised: the posterior from the clipped estimate of y_0 = z_0.
+      const [lo, hi] = o.clip;
+      const x0 = y.map((v, j) => Math.min(hi, Math.max(lo, (v - Math.sqrt(1 - abT) * eps[j]!) / Math.sqrt(abT))));
+      if (o.method === 'ddpm') {
+        const alpha = abT / abP;
+        const beta = 1 - alpha;
+        const variance = o.variance === 'fixedLarge' ? beta : (beta * (1 - abP)) / (1 - abT);
+        const sd = k > 1 ? Math.sqrt(variance) : 0;
+        yPrev = y.map((v, j) => (Math.sqrt(abP) * beta * x0[j]! + Math.sqrt(alpha) * (1 - abP) * v) / (1 - abT) + sd * n[j]!);
+      } else {
+        const eta = o.eta ?? 0;
+        const sig = eta * Math.sqrt((1 - abP) / (1 - abT)) * Math.sqrt(1 - abT / abP);
+        const epsR = y.map((v, j) => (v - Math.sqrt(abT) * x0[j]!) / Math.sqrt(1 - abT));
+        yPrev = x0.map((v, j) => Math.sqrt(abP) * v + Math.sqrt(Math.max(0, 1 - abP - sig * sig)) * epsR[j]! + sig * n[j]!);
+      }
+    } else if (o.method === 'ddpm') {
       const alpha = abT / abP;
       const beta = 1 - alpha;
       const variance = o.variance === 'fixedLarge' ? beta : (beta * (1 - abP)) / (1 - abT);
@@ -284,6 +301,33 @@ const guidedModel: DiffusionModel = (input) => {
   const B = input.zt.shape[0]!;
   return { eps: tf.add(out.eps, tf.mul(0.3, tf.reshape(tf.matMul(c as tf.Tensor2D, embTable), [B, ...shape]))), heads: out.heads };
 };
+
+describe('clipping the z0 estimate (clipZ0)', () => {
+  const weights = [constantWeight(0.05), sqrtAlphaBarWeight(0.5)] as const;
+
+  test.each([
+    ['ancestral DDPM, full schedule', { method: 'ddpm' }, full],
+    ['DDIM eta = 0.5, ddim10', { method: 'ddim', eta: 0.5, respace: 'ddim10' }, Array.from(respace(schedule, 'ddim10').timesteps)],
+  ] as const)('%s: equals the float64 reference with clipping, and the output lies in the range', async (_name, method, timesteps) => {
+    const clip = [-0.4, 0.4] as const;
+    const { result, states } = await run({ batchSize: 2, modalities: modalitiesWith(...weights), clipZ0: clip, onWarning: () => {}, ...method });
+    expectTrajectories(states, 2, (b) => referenceRun({ timesteps, ...method, weights, seed: 7, example: b, clip }));
+    const z0 = await result.z0.data();
+    expect(Math.max(...z0)).toBeLessThanOrEqual(0.4 + 1e-6);
+    expect(Math.min(...z0)).toBeGreaterThanOrEqual(-0.4 - 1e-6);
+    // The clip is active: without it the same run leaves the range.
+    const free = await run({ batchSize: 2, modalities: modalitiesWith(...weights), onWarning: () => {}, ...method });
+    expect(Math.max(...(await free.result.z0.data()).map(Math.abs))).toBeGreaterThan(0.5);
+    tf.dispose([result, free.result] as unknown as tf.TensorContainer);
+  });
+
+  test('a range too wide to bind gives the unclipped trajectory', async () => {
+    const clipped = await run({ batchSize: 2, modalities: modalitiesWith(...weights), clipZ0: [-1e6, 1e6], onWarning: () => {} });
+    const free = await run({ batchSize: 2, modalities: modalitiesWith(...weights), onWarning: () => {} });
+    free.states.forEach((z, i) => expectClose(clipped.states[i]!, z, { rtol: 2e-5, atol: 2e-5, label: `step ${i + 1}` }));
+    tf.dispose([clipped.result, free.result] as unknown as tf.TensorContainer);
+  });
+});
 
 describe('classifier-free guidance', () => {
   const mods = () => modalitiesWith(constantWeight(0.05), sqrtAlphaBarWeight(0.5));

@@ -6,10 +6,12 @@ import {
   ddimCoefficients,
   ddpmCoefficients,
   forwardCoefficients,
+  z0FormCoefficients,
   type StepCoefficients,
   type Variance,
+  type Z0FormCoefficients,
 } from './coefficients.js';
-import { listNames, rangeFail, sameShape, shapeText, typeFail } from './errors.js';
+import { gotShape, listNames, rangeFail, sameShape, shapeText, typeFail } from './errors.js';
 import {
   checkModalities,
   checkModalityValues,
@@ -97,6 +99,12 @@ export interface SampleOptions {
   /** DDPM only: `'fixedSmall'` (`betaTilde_t`, the default) or `'fixedLarge'` (`beta_t`). */
   variance?: Variance;
   /**
+   * Clip the estimate of `z_0` to `[min, max]` at every step (e.g. `[-1, 1]` for images), as
+   * guided-diffusion's `clip_denoised`; the step then uses the z0 form (coefficients.ts), and the
+   * output lies in the range. Unclipped unless given.
+   */
+  clipZ0?: readonly [number, number];
+  /**
    * Known modalities by name (conditional generation): used instead of the head's estimate in
    * `A_t` and passed to the model. Gaussian: float32 data `[B, ...]`; categorical: int32 class
    * ids `[B]` or float32 probabilities `[B, K]`. Missing or `undefined` means generated.
@@ -164,6 +172,8 @@ interface Resolved {
   method: 'ddpm' | 'ddim';
   plan: TimestepPlan;
   coefficients: StepCoefficients[];
+  /** The z0-form coefficients per step, when clipping. */
+  clip: { min: number; max: number; coefficients: Z0FormCoefficients[] } | undefined;
   knownNames: Set<string>;
   dropped: Set<string>;
   guidanceScale: number | undefined;
@@ -283,7 +293,9 @@ async function runChain(
           const { newHeads, newEstimated } = readHeads(r, cond, knownEncodings);
           const encodings = r.modalities.map((m, i) => knownEncodings[i] ?? newEstimated[m.name]);
           const lambdaPrev = lambdaAtState(k - 1);
-          let next = shiftedMove(z, eps, stepNoise, r.coefficients[k - 1]!, encodings, lambdaAtState(k), lambdaPrev);
+          let next = r.clip
+            ? clippedMove(r, k, z, eps, stepNoise, encodings, lambdaAtState(k), lambdaPrev)
+            : shiftedMove(z, eps, stepNoise, r.coefficients[k - 1]!, encodings, lambdaAtState(k), lambdaPrev);
           if (restoration && keep) {
             // RePaint's replacement: the kept pixels of the new state are a fresh forward sample
             // q(z_{t-1} | z_0 = image, x) of the same aggregate; at state 0 the image itself.
@@ -438,6 +450,37 @@ function shiftedMove(
   ]);
 }
 
+/**
+ * A move in z0 form with the estimate clipped (see `clipZ0`): `y0Hat = (z - A_t - sqrt(1 - alphaBar) eps) / sqrt(alphaBar)`
+ * clipped, then `cZ0 y0Hat + cY (z - A_t) + sigma noise + A_next`, with the A terms folded per modality.
+ */
+function clippedMove(
+  r: Resolved,
+  k: number,
+  z: tf.Tensor,
+  eps: tf.Tensor,
+  noise: tf.Tensor | undefined,
+  encodings: readonly (tf.Tensor | undefined)[],
+  lambdaNow: readonly number[],
+  lambdaNext: readonly number[],
+): tf.Tensor {
+  const clip = r.clip!;
+  const c = clip.coefficients[k - 1]!;
+  const alphaBar = alphaBarOfState(r.plan.schedule, k);
+  const root = Math.sqrt(alphaBar);
+  const y0 = tf.clipByValue(
+    addTerms([[1 / root, z], [-Math.sqrt(1 - alphaBar) / root, eps], ...encodings.map((e, i): Term => [-lambdaNow[i]! / root, e])]),
+    clip.min,
+    clip.max,
+  );
+  return addTerms([
+    [c.cZ0, y0],
+    [c.cY, z],
+    [c.sigma, noise],
+    ...encodings.map((e, i): Term => [lambdaNext[i]! - c.cY * lambdaNow[i]!, e]),
+  ]);
+}
+
 /** Calls the model and checks its output against the interface. */
 function callModel(r: Resolved, input: ModelInput): ModelOutput {
   const out = r.model(input) as unknown;
@@ -446,7 +489,7 @@ function callModel(r: Resolved, input: ModelInput): ModelOutput {
   const { eps, heads } = out as Partial<ModelOutput>;
   if (!(eps instanceof tf.Tensor) || eps.dtype !== 'float32') typeFail(where, 'the model output eps', 'a float32 tf.Tensor', eps);
   if (!sameShape(eps.shape, r.zShape)) {
-    rangeFail(where, 'the model output eps.shape', `${shapeText(r.zShape)} (the shape of z)`, shapeText(eps.shape));
+    rangeFail(where, 'the model output eps.shape', `${shapeText(r.zShape)} (the shape of z)`, gotShape(eps.shape));
   }
   if (heads === null || typeof heads !== 'object') typeFail(where, 'the model output heads', 'an object (modality name -> tensor)', heads);
   // Extra heads (auxiliary outputs, or modalities left out of this run) are ignored; a missing
@@ -517,7 +560,7 @@ async function checkKeepValues(keep: tf.Tensor): Promise<void> {
 
 function checkTensor(arg: string, x: unknown, shape: readonly number[], dtypes: readonly string[] = ['float32']): tf.Tensor {
   if (!(x instanceof tf.Tensor) || !dtypes.includes(x.dtype)) typeFail(where, arg, `a ${dtypes.join(' or ')} tf.Tensor`, x);
-  if (!sameShape(x.shape, shape)) rangeFail(where, `${arg}.shape`, `${shapeText(shape)} ([batchSize, ...shape])`, shapeText(x.shape));
+  if (!sameShape(x.shape, shape)) rangeFail(where, `${arg}.shape`, `${shapeText(shape)} ([batchSize, ...shape])`, gotShape(x.shape));
   return x;
 }
 
@@ -570,6 +613,17 @@ function resolve(o: SampleOptions): Resolved {
     coefficients.push(c);
   }
 
+  let clip: Resolved['clip'];
+  if (o.clipZ0 !== undefined) {
+    const range = o.clipZ0 as unknown;
+    const [min, max] = Array.isArray(range) ? (range as number[]) : [];
+    if (!Array.isArray(range) || range.length !== 2 || !Number.isFinite(min) || !Number.isFinite(max) || !(min! < max!)) {
+      rangeFail(where, 'clipZ0', '[min, max] with finite min < max', range);
+    }
+    const kind = method === 'ddpm' ? ({ kind: 'ddpm', variance } as const) : ({ kind: 'ddim', eta } as const);
+    clip = { min: min!, max: max!, coefficients: Array.from({ length: K }, (_, k) => z0FormCoefficients(plan.schedule, k + 1, kind)!) };
+  }
+
   const known = o.known ?? {};
   if (known === null || typeof known !== 'object') typeFail(where, 'known', 'an object (modality name -> tensor)', o.known);
   checkNames(where, 'each key of known', Object.keys(known), modalities);
@@ -582,6 +636,7 @@ function resolve(o: SampleOptions): Resolved {
     checkTensor('z0Known', o.z0Known, zShape);
     if (o.restoration) rangeFail(where, 'restoration', 'left out with z0Known (z_0 is then given in full)', 'both');
     if (o.guidance) rangeFail(where, 'guidance', 'left out with z0Known (no noise estimate is used)', 'both');
+    if (o.clipZ0) rangeFail(where, 'clipZ0', 'left out with z0Known (z_0 is given)', o.clipZ0);
   }
 
   let moves = planMoves(K);
@@ -634,6 +689,7 @@ function resolve(o: SampleOptions): Resolved {
     method,
     plan,
     coefficients,
+    clip,
     knownNames,
     dropped,
     guidanceScale,
