@@ -9,7 +9,7 @@ export {
   modalityInput,
   checkModalityValues,
   estimateInput,
-  encode,
+  encodeModality,
   checkModalities,
   type DiffusionModel,
   type ModelInput,
@@ -33,7 +33,9 @@ export {
   ddpmCoefficients,
   ddimCoefficients,
   forwardCoefficients,
+  z0FormCoefficients,
   type StepCoefficients,
+  type Z0FormCoefficients,
   type Variance,
 } from './coefficients.js';
 export { planTimesteps, planMoves, type TimestepPlan, type TimestepOptions, type Move } from './plan.js';

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { constantWeight, frozenEncoder, identityEncoder } from '@mtd/aggregation';
 import { expectNoLeak } from '@mtd/testkit';
-import { checkModalities, checkModalityValues, encode, estimateInput, modalityInput, type CategoricalModality, type GaussianModality } from './model.js';
+import { checkModalities, checkModalityValues, encodeModality, estimateInput, modalityInput, type CategoricalModality, type GaussianModality } from './model.js';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -68,20 +68,20 @@ describe('modalityInput: the canonical form the encoder and the model receive', 
   });
 });
 
-describe('estimateInput and encode', () => {
+describe('estimateInput and encodeModality', () => {
   test('a categorical head is encoded through softmax(logits): the expected embedding', async () => {
     const logits = tf.tensor2d([[0, Math.log(3), 0]]);
     const p = estimateInput(label, logits, 1);
     const softmax = [0.2, 0.6, 0.2];
     Array.from(p.dataSync()).forEach((v, i) => expect(v).toBeCloseTo(softmax[i]!, 6));
-    const e = encode(label, p, [1, 2, 3]);
+    const e = encodeModality(label, p, [1, 2, 3]);
     expect(e.shape).toEqual([1, 2, 3]);
     tf.dispose([logits, p, e]);
   });
 
   test('the identity encoder gets a new handle, so the encoding can be disposed on its own', () => {
     const x = tf.ones([1, 2, 3]);
-    const e = encode(image, x, [1, 2, 3]);
+    const e = encodeModality(image, x, [1, 2, 3]);
     expect(e).not.toBe(x);
     e.dispose();
     expect(x.isDisposed).toBe(false);
@@ -90,7 +90,7 @@ describe('estimateInput and encode', () => {
 
   test('shape errors name the modality', () => {
     const x = tf.ones([1, 4]);
-    expect(() => encode(image, x, [1, 2, 3], 'sample')).toThrow(/sample: the encoding of 'image'\.shape must be \[1, 2, 3\] \(the shape of z\), got \[1, 4\]/);
+    expect(() => encodeModality(image, x, [1, 2, 3], 'sample')).toThrow(/sample: the encoding of 'image'\.shape must be \[1, 2, 3\] \(the shape of z\), got \[1, 4\]/);
     const logits = tf.ones([1, 4]);
     expect(() => estimateInput(label, logits, 1, 'sample')).toThrow(/heads\.label\.shape must be \[1, 3\] \(logits\)/);
     tf.dispose([x, logits]);
@@ -98,7 +98,7 @@ describe('estimateInput and encode', () => {
 
   test('no leaks', async () => {
     const logits = tf.tensor2d([[1, 2, 3]]);
-    await expectNoLeak(() => tf.tidy(() => encode(label, estimateInput(label, logits, 1), [1, 2, 3])));
+    await expectNoLeak(() => tf.tidy(() => encodeModality(label, estimateInput(label, logits, 1), [1, 2, 3])));
     logits.dispose();
   });
 });

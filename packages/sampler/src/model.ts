@@ -204,7 +204,7 @@ export function estimateInput(modality: Modality, head: tf.Tensor, batch: number
  * caller: an encoder that returns its input (the identity) gets a new handle, so the encoding can
  * be disposed on its own.
  */
-export function encode(modality: Modality, input: tf.Tensor, zShape: readonly number[], where = 'encode'): tf.Tensor {
+export function encodeModality(modality: Modality, input: tf.Tensor, zShape: readonly number[], where = 'encodeModality'): tf.Tensor {
   const e = modality.encoder.encode(input);
   const arg = `the encoding of '${modality.name}'`;
   if (!(e instanceof tf.Tensor)) typeFail(where, arg, 'a tf.Tensor', e);

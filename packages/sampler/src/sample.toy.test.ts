@@ -1,11 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { constantWeight, lambdasWithZero, sqrtAlphaBarWeight } from '@mtd/aggregation';
+import { constantWeight, lambdasWithZero } from '@mtd/aggregation';
 import { createRng } from '@mtd/random';
 import { cosineSchedule } from '@mtd/schedule';
 import type { DiffusionModel } from './model.js';
 import { sample, type SampleOptions } from './sample.js';
-import { mixtureLabel, mixtureOracle, nearestComponent, type MixtureToy } from './toy.js';
+import { mixtureLabel, mixtureOracle, mixtureToy, nearestComponent, sampleMixture } from './toy.js';
 
 /*
  * The sampler on a 2-D mixture of Gaussians whose component index is a categorical label
@@ -17,25 +17,10 @@ beforeAll(async () => {
   await tf.setBackend('cpu');
 });
 
-const schedule = cosineSchedule({ T: 200 });
-const toy: MixtureToy = {
-  schedule,
-  means: [
-    [-2, 0],
-    [2, 0],
-    [0, 2.5],
-  ],
-  std: 0.35,
-  weights: [0.5, 0.3, 0.2],
-  // Not aligned with the means: mishandling A_t pushes samples towards the wrong components.
-  embeddings: [
-    [0, 1.5],
-    [1.5, -0.5],
-    [-1.5, -0.5],
-  ],
-  // lambda_t = 0.05 t sqrt(alphaBar_t): up to 3.55 mid-chain (a strong offset), 2.5e-3 at T.
-  labelWeight: sqrtAlphaBarWeight(0.05),
-};
+// lambda_t = 0.05 t sqrt(alphaBar_t): up to 3.55 mid-chain (a strong offset), 2.5e-3 at T = 200.
+// The embeddings are not aligned with the means: mishandling A_t pushes samples to the wrong place.
+const toy = mixtureToy();
+const schedule = toy.schedule;
 const K = toy.means.length;
 const label = mixtureLabel(toy);
 afterAll(() => label.dispose());
@@ -46,21 +31,7 @@ test('the weights are as described: lambda_T is negligible, the offset mid-chain
   expect(Math.max(...l)).toBeGreaterThan(3.5);
 });
 
-/** Draws N points of the mixture with their labels (float64 on the host, seeded). */
-function drawMixture(N: number, seed: number): { x: Float32Array; k: Int32Array } {
-  const rng = createRng(seed);
-  const x = new Float32Array(2 * N);
-  const k = new Int32Array(N);
-  for (let i = 0; i < N; i++) {
-    const u = rng.uniform();
-    let c = 0;
-    for (let acc = toy.weights[0]!; u >= acc && c < K - 1; acc += toy.weights[++c]!);
-    k[i] = c;
-    x[2 * i] = toy.means[c]![0] + toy.std * rng.normal();
-    x[2 * i + 1] = toy.means[c]![1] + toy.std * rng.normal();
-  }
-  return { x, k };
-}
+const drawMixture = (N: number, seed: number) => sampleMixture(toy, N, seed);
 
 describe('the oracle is the MMSE model of the forward process (checks the derivation in toy.ts)', () => {
   /**

@@ -16,7 +16,7 @@ import {
   checkModalities,
   checkModalityValues,
   checkNames,
-  encode,
+  encodeModality,
   estimateInput,
   modalityInput,
   type DiffusionModel,
@@ -207,7 +207,7 @@ export async function sample(options: SampleOptions): Promise<SampleResult> {
     }
     r.modalities.forEach((m, i) => {
       const input = inputs[m.name];
-      knownEncodings[i] = input && tf.tidy(() => encode(m, input, r.zShape, where));
+      knownEncodings[i] = input && tf.tidy(() => encodeModality(m, input, r.zShape, where));
     });
     if (options.restoration) keep = tf.tidy(() => tf.cast(options.restoration!.keep, 'bool'));
     const z0 = options.z0Known
@@ -404,7 +404,7 @@ function readHeads(
     if (knownEncodings[i]) return;
     const head = out.heads[m.name]!;
     newHeads[m.name] = tf.clone(head);
-    newEstimated[m.name] = encode(m, estimateInput(m, head, r.B, where), r.zShape, where);
+    newEstimated[m.name] = encodeModality(m, estimateInput(m, head, r.B, where), r.zShape, where);
   });
   return { newHeads, newEstimated };
 }

@@ -1,10 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
-import { frozenEncoder, lambdasWithZero, type WeightSchedule } from '@mtd/aggregation';
-import type { Schedule } from '@mtd/schedule';
+import { frozenEncoder, lambdasWithZero, sqrtAlphaBarWeight, type WeightSchedule } from '@mtd/aggregation';
+import { createRng } from '@mtd/random';
+import { cosineSchedule, type Schedule } from '@mtd/schedule';
 import type { CategoricalModality, DiffusionModel } from './model.js';
 
 /**
- * Test support (not exported): a 2-D mixture of Gaussians whose component index is a categorical
+ * Test support, exported as `@mtd/sampler/toy` (not from the main entry): a 2-D mixture of Gaussians whose component index is a categorical
  * label modality, and the EXACT model for it, so the sampler can be tested without training.
  *
  * Data: `k ~ Categorical(pi)`, `x | k ~ N(mu_k, s^2 I)` in 2-D, `z_0 = x`. The label enters the
@@ -55,6 +56,48 @@ export interface MixtureToy {
   embeddings: readonly (readonly [number, number])[];
   /** Aggregation weight schedule of the label. */
   labelWeight: WeightSchedule;
+}
+
+/**
+ * The toy the sampler's tests use (and a trained-model version of them should use): three
+ * components at (-2, 0), (2, 0), (0, 2.5) with std 0.35 and weights 0.5 / 0.3 / 0.2; label
+ * embeddings not aligned with the means; `w_t = 0.05 sqrt(alphaBar_t)` on a cosine schedule, so
+ * `lambda_t` peaks at 3.55 mid-chain and `lambda_T = 2.5e-3` at T = 200.
+ */
+export function mixtureToy(options: { T?: number } = {}): MixtureToy {
+  return {
+    schedule: cosineSchedule({ T: options.T ?? 200 }),
+    means: [
+      [-2, 0],
+      [2, 0],
+      [0, 2.5],
+    ],
+    std: 0.35,
+    weights: [0.5, 0.3, 0.2],
+    embeddings: [
+      [0, 1.5],
+      [1.5, -0.5],
+      [-1.5, -0.5],
+    ],
+    labelWeight: sqrtAlphaBarWeight(0.05),
+  };
+}
+
+/** `N` seeded draws of the mixture: points (row-major `[N, 2]`) and their component labels. */
+export function sampleMixture(toy: MixtureToy, N: number, seed: number): { x: Float32Array; k: Int32Array } {
+  const rng = createRng(seed);
+  const K = toy.means.length;
+  const x = new Float32Array(2 * N);
+  const k = new Int32Array(N);
+  for (let i = 0; i < N; i++) {
+    const u = rng.uniform();
+    let c = 0;
+    for (let acc = toy.weights[0]!; u >= acc && c < K - 1; acc += toy.weights[++c]!);
+    k[i] = c;
+    x[2 * i] = toy.means[c]![0] + toy.std * rng.normal();
+    x[2 * i + 1] = toy.means[c]![1] + toy.std * rng.normal();
+  }
+  return { x, k };
 }
 
 /** The label modality of the toy. Owns one tensor (the embedding table): call `dispose` after use. */
