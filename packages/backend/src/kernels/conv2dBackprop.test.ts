@@ -5,7 +5,12 @@ import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { availableBackends, withBackend } from '../harness.js';
 import type { BackendName } from '../selectBackend.js';
-import { conv2dBackpropFilterViaMatMul, conv2dBackpropInputViaConv } from './conv2dBackprop.js';
+import {
+  conv2dBackpropFilterViaConv,
+  conv2dBackpropFilterViaMatMul,
+  conv2dBackpropInputViaConv,
+  type Conv2DBackpropFilterArgs,
+} from './conv2dBackprop.js';
 import {
   conv2dBackpropFilterRef,
   conv2dBackpropInputRef,
@@ -67,12 +72,18 @@ function makeData(c: Case, seed: number): Data {
 
 const TOL = { rtol: 1e-4, atol: 1e-4 };
 
+/** Both dW formulations are public building blocks; each must match the reference. */
+const FILTER_IMPLS: Array<[string, (a: Conv2DBackpropFilterArgs) => tf.Tensor4D]> = [
+  ['viaConv', conv2dBackpropFilterViaConv],
+  ['viaMatMul', conv2dBackpropFilterViaMatMul],
+];
+
 let backends: BackendName[] = [];
 beforeAll(async () => {
   backends = await availableBackends();
 });
 
-describe('conv2dBackpropFilterViaMatMul / conv2dBackpropInputViaConv', () => {
+describe('conv2dBackpropFilterViaConv / ViaMatMul / conv2dBackpropInputViaConv', () => {
   it('match the float64 references on cpu for odd shapes, strides and paddings', async () => {
     await withBackend('cpu', async () => {
       for (const [i, c] of CASES.entries()) {
@@ -82,16 +93,16 @@ describe('conv2dBackpropFilterViaMatMul / conv2dBackpropInputViaConv', () => {
           const dy = tf.tensor4d(d.dy, d.dyShape);
           const w = tf.tensor4d(d.w, d.wShape);
           return [
-            conv2dBackpropFilterViaMatMul({ x, dy, filterShape: d.wShape, strides: c.strides, pad: tfPad(c.pad) }),
             conv2dBackpropInputViaConv({ dy, filter: w, inputShape: c.x, strides: c.strides, pad: tfPad(c.pad) }),
+            ...FILTER_IMPLS.map(([, f]) => f({ x, dy, filterShape: d.wShape, strides: c.strides, pad: tfPad(c.pad) })),
           ];
         });
-        const [dW, dx] = await Promise.all(got.map((t) => t.data()));
+        const [dx, ...dWs] = await Promise.all(got.map((t) => t.data()));
         tf.dispose(got);
         const refW = conv2dBackpropFilterRef(f64(d.x), c.x, f64(d.dy), d.wShape, c.strides[0], c.strides[1], c.pad);
         const refX = conv2dBackpropInputRef(f64(d.dy), c.x, f64(d.w), d.wShape, c.strides[0], c.strides[1], c.pad);
-        expectClose(dW!, refW, { ...TOL, label: `dW ${c.label}` });
         expectClose(dx!, refX, { ...TOL, label: `dx ${c.label}` });
+        dWs.forEach((dW, k) => expectClose(dW, refW, { ...TOL, label: `dW ${FILTER_IMPLS[k]![0]} ${c.label}` }));
       }
     });
   });
@@ -100,21 +111,21 @@ describe('conv2dBackpropFilterViaMatMul / conv2dBackpropInputViaConv', () => {
     await withBackend('cpu', async () => {
       const c = CASES[1]!;
       const d = makeData(c, 7);
-      const [dW, dx] = tf.tidy(() => {
+      const [dx, ...dWs] = tf.tidy(() => {
         const xNchw = tf.tensor4d(d.x, c.x).transpose([0, 3, 1, 2]) as tf.Tensor4D;
         const dyNchw = tf.tensor4d(d.dy, d.dyShape).transpose([0, 3, 1, 2]) as tf.Tensor4D;
         const w = tf.tensor4d(d.w, d.wShape);
         const nchwShape: Shape4 = [c.x[0], c.x[3], c.x[1], c.x[2]];
         return [
-          conv2dBackpropFilterViaMatMul({ x: xNchw, dy: dyNchw, filterShape: d.wShape, strides: c.strides, pad: 'same', dataFormat: 'NCHW' }),
           conv2dBackpropInputViaConv({ dy: dyNchw, filter: w, inputShape: nchwShape, strides: c.strides, pad: 'same', dataFormat: 'NCHW' }).transpose([0, 2, 3, 1]),
+          ...FILTER_IMPLS.map(([, f]) => f({ x: xNchw, dy: dyNchw, filterShape: d.wShape, strides: c.strides, pad: 'same', dataFormat: 'NCHW' })),
         ];
       });
       const refW = conv2dBackpropFilterRef(f64(d.x), c.x, f64(d.dy), d.wShape, 2, 2, 'same');
       const refX = conv2dBackpropInputRef(f64(d.dy), c.x, f64(d.w), d.wShape, 2, 2, 'same');
-      expectClose(await dW!.data(), refW, { ...TOL, label: 'dW NCHW' });
       expectClose(await dx!.data(), refX, { ...TOL, label: 'dx NCHW' });
-      tf.dispose([dW!, dx!]);
+      for (const [k, dW] of dWs.entries()) expectClose(await dW.data(), refW, { ...TOL, label: `dW ${FILTER_IMPLS[k]![0]} NCHW` });
+      tf.dispose([dx!, ...dWs]);
     });
   });
 
@@ -142,16 +153,17 @@ describe('conv2dBackpropFilterViaMatMul / conv2dBackpropInputViaConv', () => {
           const geo = convGeometry(c.x, g.kh, g.kw, g.sh, g.sw, pad);
           fc.pre(geo.outH >= 1 && geo.outW >= 1);
           const d = makeData(c, g.seed);
-          const [dW, dx] = tf.tidy(() => {
+          const [dx, ...dWs] = tf.tidy(() => {
             const x = tf.tensor4d(d.x, c.x);
             const dy = tf.tensor4d(d.dy, d.dyShape);
             const w = tf.tensor4d(d.w, d.wShape);
             return [
-              conv2dBackpropFilterViaMatMul({ x, dy, filterShape: d.wShape, strides: c.strides, pad: tfPad(pad) }).dataSync(),
               conv2dBackpropInputViaConv({ dy, filter: w, inputShape: c.x, strides: c.strides, pad: tfPad(pad) }).dataSync(),
+              ...FILTER_IMPLS.map(([, f]) => f({ x, dy, filterShape: d.wShape, strides: c.strides, pad: tfPad(pad) }).dataSync()),
             ];
           });
-          expectClose(dW!, conv2dBackpropFilterRef(f64(d.x), c.x, f64(d.dy), d.wShape, g.sh, g.sw, pad), { ...TOL, label: `dW ${c.label}` });
+          const refW = conv2dBackpropFilterRef(f64(d.x), c.x, f64(d.dy), d.wShape, g.sh, g.sw, pad);
+          dWs.forEach((dW, k) => expectClose(dW, refW, { ...TOL, label: `dW ${FILTER_IMPLS[k]![0]} ${c.label}` }));
           expectClose(dx!, conv2dBackpropInputRef(f64(d.dy), c.x, f64(d.w), d.wShape, g.sh, g.sw, pad), { ...TOL, label: `dx ${c.label}` });
         }),
         { numRuns: 100, seed: 3 },
@@ -166,11 +178,39 @@ describe('conv2dBackpropFilterViaMatMul / conv2dBackpropInputViaConv', () => {
       const x = tf.tensor4d(d.x, c.x);
       const dy = tf.tensor4d(d.dy, d.dyShape);
       const w = tf.tensor4d(d.w, d.wShape);
-      await expectNoLeak(() => conv2dBackpropFilterViaMatMul({ x, dy, filterShape: d.wShape, strides: c.strides, pad: tfPad(c.pad) }), 'filter');
+      for (const [label, f] of FILTER_IMPLS) {
+        await expectNoLeak(() => f({ x, dy, filterShape: d.wShape, strides: c.strides, pad: tfPad(c.pad) }), label);
+      }
       await expectNoLeak(() => conv2dBackpropInputViaConv({ dy, filter: w, inputShape: c.x, strides: c.strides, pad: tfPad(c.pad) }), 'input');
       tf.dispose([x, dy, w]);
     });
   });
+});
+
+describe('the ops-based forms on every backend (they must not rely on cpu-only ops)', () => {
+  for (const name of ['wasm', 'webgpu'] as const) {
+    it(`match the float64 references on ${name}`, async (ctx) => {
+      if (!backends.includes(name)) ctx.skip();
+      await withBackend(name, async () => {
+        for (const [i, c] of GPU_CASES.entries()) {
+          const d = makeData(c, 300 + i);
+          const x = tf.tensor4d(d.x, c.x);
+          const w = tf.tensor4d(d.w, d.wShape);
+          const dy = tf.tensor4d(d.dy, d.dyShape);
+          const dx = conv2dBackpropInputViaConv({ dy, filter: w, inputShape: c.x, strides: c.strides, pad: tfPad(c.pad) });
+          const refX = conv2dBackpropInputRef(f64(d.dy), c.x, f64(d.w), d.wShape, c.strides[0], c.strides[1], c.pad);
+          expectClose(await dx.data(), refX, { ...TOL, label: `${name} dx ${c.label}` });
+          const refW = conv2dBackpropFilterRef(f64(d.x), c.x, f64(d.dy), d.wShape, c.strides[0], c.strides[1], c.pad);
+          for (const [label, f] of FILTER_IMPLS) {
+            const dW = f({ x, dy, filterShape: d.wShape, strides: c.strides, pad: tfPad(c.pad) });
+            expectClose(await dW.data(), refW, { ...TOL, label: `${name} dW ${label} ${c.label}` });
+            dW.dispose();
+          }
+          tf.dispose([x, w, dy, dx]);
+        }
+      });
+    });
+  }
 });
 
 describe('tf.grad through conv2d with the registered kernels', () => {

@@ -1,12 +1,12 @@
 import * as tf from '@tensorflow/tfjs';
 
 /**
- * The two convolution gradients written with ops every backend has (pad, strided slice, matMul,
- * conv2d), so a backend's fast GEMM/conv does the work:
+ * The two convolution gradients written with ops every backend has (transpose, pad, slice,
+ * conv2d; and an im2col + matMul alternative), so a backend's fast conv does the work:
  *
  * - wasm has no `Conv2DBackpropFilter` kernel at all, and its `Conv2DBackpropInput` is a scalar
- *   loop ~10x slower than the same sum through its conv2d (PLATFORM.md);
- * - cpu's `Conv2DBackpropFilter` runs at 0.008 GFLOP/s against 0.45 GFLOP/s for its matMul.
+ *   loop 4-17x slower than the same sum through its (XNNPACK) conv2d;
+ * - cpu's `Conv2DBackpropFilter` runs at ~0.01 GFLOP/s, against ~0.4 for its conv2d.
  *
  * Conventions are tfjs's: NHWC (NCHW is transposed in and out), filter `[kh, kw, inC, outC]`,
  * dilation 1 (tfjs's conv2d gradient rejects dilation > 1 before any kernel runs), one group.
@@ -78,7 +78,9 @@ function padOrCrop(t: tf.Tensor4D, top: number, bottom: number, left: number, ri
  * `dW[i, j, ci, co] = sum_{n, oh, ow} x[n, oh*sh + i - top, ow*sw + j - left, ci] * dy[n, oh, ow, co]`
  * (zero outside x), by im2col: the `kh*kw` shifted, strided views of the padded input are
  * concatenated on the channel axis into patches `[N*Ho*Wo, kh*kw*Ci]`, then one matMul with `dy`.
- * One GEMM keeps the wasm/cpu matMul busy; the patches cost `kh*kw` copies of the input.
+ * Not registered anywhere: on wasm and cpu `conv2dBackpropFilterViaConv` is 3-20x faster (wasm's
+ * strided slices are scalar loops and its transposed matMul skips XNNPACK); kept as the
+ * alternative `bench/convGrads.ts` measures on other backends, and it costs `kh*kw` input copies.
  */
 export function conv2dBackpropFilterViaMatMul(args: Conv2DBackpropFilterArgs): tf.Tensor4D {
   const dataFormat = args.dataFormat ?? 'NHWC';
@@ -121,6 +123,42 @@ export function conv2dBackpropFilterViaMatMul(args: Conv2DBackpropFilterArgs): t
 }
 
 /**
+ * The same `dW` as a convolution: with the batch axis moved to channels, `dW` is the correlation
+ * of the input `[Ci, H, W, N]` (images = input channels) with `dy` as the filter `[Ho, Wo, N, Co]`,
+ * the forward stride becoming the dilation. It reads the input once, with no patch matrix, and
+ * lets the backend's conv (XNNPACK on wasm) do the GEMM: on wasm this is 8-20x faster than the
+ * im2col form (its strided slices are scalar loops and its transposed matMul is unpacked).
+ */
+export function conv2dBackpropFilterViaConv(args: Conv2DBackpropFilterArgs): tf.Tensor4D {
+  const dataFormat = args.dataFormat ?? 'NHWC';
+  return tf.tidy(() => {
+    const x = toNhwc(args.x, dataFormat);
+    const dy = toNhwc(args.dy, dataFormat);
+    const [kh, kw] = args.filterShape;
+    const info = tf.backend_util.computeConv2DInfo(
+      x.shape,
+      args.filterShape,
+      args.strides,
+      1,
+      args.pad,
+      args.dimRoundingMode,
+      false,
+      'channelsLast',
+    );
+    const { strideHeight: sh, strideWidth: sw } = info;
+    const [, h, w] = x.shape;
+    const [, oh, ow] = dy.shape;
+    const top = info.padInfo.top;
+    const left = info.padInfo.left;
+    const images = tf.transpose(x, [3, 1, 2, 0]) as tf.Tensor4D;
+    const padded = padOrCrop(images, top, (oh - 1) * sh + kh - h - top, left, (ow - 1) * sw + kw - w - left);
+    const filter = tf.transpose(dy, [1, 2, 0, 3]) as tf.Tensor4D;
+    const dWt = tf.conv2d(padded, filter, 1, 'valid', 'NHWC', [sh, sw]);
+    return tf.transpose(dWt, [1, 2, 0, 3]) as tf.Tensor4D;
+  });
+}
+
+/**
  * `dx[n, h, w, ci] = sum_{i, j, co} dy[n, oh, ow, co] * W[i, j, ci, co]` over `h = oh*sh + i - top`,
  * `w = ow*sw + j - left`: the stride-1 "full" convolution of the zero-dilated `dy` with the
  * spatially flipped, in/out-swapped filter. Padding: `top' = kh - 1 - top`, and the far side is
@@ -145,19 +183,15 @@ export function conv2dBackpropInputViaConv(args: Conv2DBackpropInputArgs): tf.Te
     const { strideHeight: sh, strideWidth: sw } = info;
     const [n, oh, ow] = dy.shape;
     const [, h, w] = inputShape;
+    // Insert sh-1 zero rows after every row, then sw-1 zero columns after every column: reshape,
+    // pad, reshape, one axis at a time so no tensor exceeds rank 4 (WebGPU's Pad shader fails to
+    // compile for rank 6 and then returns garbage without throwing).
     let dilated = dy;
-    if (sh > 1 || sw > 1) {
-      // Insert sh-1 zero rows after every row (and sw-1 columns): reshape, pad, reshape.
-      dilated = tf
-        .pad(dy.reshape([n, oh, 1, ow, 1, outC]), [
-          [0, 0],
-          [0, 0],
-          [0, sh - 1],
-          [0, 0],
-          [0, sw - 1],
-          [0, 0],
-        ])
-        .reshape([n, oh * sh, ow * sw, outC]);
+    if (sh > 1) {
+      dilated = tf.pad(dilated.reshape([n * oh, 1, ow * outC]), [[0, 0], [0, sh - 1], [0, 0]]).reshape([n, oh * sh, ow, outC]);
+    }
+    if (sw > 1) {
+      dilated = tf.pad(dilated.reshape([n * oh * sh, ow, 1, outC]), [[0, 0], [0, 0], [0, sw - 1], [0, 0]]).reshape([n, oh * sh, ow * sw, outC]);
     }
     const top = kh - 1 - info.padInfo.top;
     const left = kw - 1 - info.padInfo.left;

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import {
-  conv2dBackpropFilterViaMatMul,
+  conv2dBackpropFilterViaConv,
   conv2dBackpropInputViaConv,
   type Conv2DBackpropFilterArgs,
   type Conv2DBackpropInputArgs,
@@ -14,12 +14,16 @@ import { unsortedSegmentSumViaMatMul } from './unsortedSegmentSum.js';
  * | backend | kernel | why |
  * |---|---|---|
  * | wasm | Conv2DBackpropFilter | missing: any conv net fails to train |
- * | wasm | Conv2DBackpropInput | built-in is a scalar loop, ~10x slower than conv2d |
+ * | wasm | Conv2DBackpropInput | built-in is a scalar loop, 4-17x slower than the conv form |
  * | wasm | UnsortedSegmentSum | missing: it is the gradient of tf.gather (embeddings) |
  * | wasm | OneHot | built-in writes int32 bits into float32 outputs (1 reads as 1.4e-45) |
  * | wasm, webgpu | ResizeNearestNeighborGrad | built-in ignores halfPixelCenters |
  * | cpu | ResizeNearestNeighborGrad | built-in wrong for batch > 1 and for halfPixelCenters |
- * | cpu | Conv2DBackpropFilter | built-in runs at 0.008 GFLOP/s; im2col + matMul ~50x faster |
+ * | cpu | Conv2DBackpropFilter | built-in runs at 0.01 GFLOP/s; the conv form 30-45x faster |
+ *
+ * Both filter gradients use `conv2dBackpropFilterViaConv`; the im2col form
+ * (`conv2dBackpropFilterViaMatMul`) measured 3-20x slower on both (bench/convGrads.ts).
+ * cpu keeps its own Conv2DBackpropInput: it is as fast as the conv form there.
  */
 
 type KernelArgs = Parameters<tf.KernelFunc>[0];
@@ -34,7 +38,7 @@ function tensor(args: KernelArgs, name: string): tf.Tensor {
 
 const conv2dBackpropFilter: tf.KernelFunc = (args) => {
   const a = args.attrs as unknown as Omit<Conv2DBackpropFilterArgs, 'x' | 'dy'>;
-  return conv2dBackpropFilterViaMatMul({
+  return conv2dBackpropFilterViaConv({
     x: tensor(args, 'x') as tf.Tensor4D,
     dy: tensor(args, 'dy') as tf.Tensor4D,
     filterShape: a.filterShape,

@@ -1,0 +1,75 @@
+/**
+ * `pnpm bench:conv [backend] [batch]`: the conv2d gradients on one backend, tfjs's own kernels
+ * (where they exist) against the ops-based forms in src/kernels/conv2dBackprop.ts, on U-Net-sized
+ * 3x3 'same' convs. This is the measurement behind which kernels `registerTrainingKernels` installs.
+ * Timing queues `reps` runs and reads back one scalar (PLATFORM.md: never download to time).
+ */
+import * as tf from '@tensorflow/tfjs';
+import {
+  conv2dBackpropFilterViaConv,
+  conv2dBackpropFilterViaMatMul,
+  conv2dBackpropInputViaConv,
+} from '../src/kernels/conv2dBackprop.js';
+import { unregisterTrainingKernels } from '../src/kernels/register.js';
+import { releaseBackend, selectBackend, type BackendName } from '../src/selectBackend.js';
+
+const backend = (process.argv[2] ?? 'wasm') as BackendName;
+const batch = Number(process.argv[3] ?? (backend === 'cpu' ? 4 : 32));
+const SHAPES = [
+  { label: '32x32 64->64 s1', hw: 32, ci: 64, co: 64, stride: 1 },
+  { label: '32x32 64->64 s2', hw: 32, ci: 64, co: 64, stride: 2 },
+  { label: '16x16 128->128 s1', hw: 16, ci: 128, co: 128, stride: 1 },
+  { label: '8x8 128->128 s1', hw: 8, ci: 128, co: 128, stride: 1 },
+];
+
+async function msPerRun(fn: () => tf.Tensor, reps: number): Promise<number> {
+  const warm = fn();
+  await tf.sum(warm).data();
+  warm.dispose();
+  const start = performance.now();
+  let acc: tf.Tensor = tf.scalar(0);
+  for (let i = 0; i < reps; i++) {
+    const out = fn();
+    const next = tf.add(acc, tf.sum(out));
+    tf.dispose([out, acc]);
+    acc = next;
+  }
+  await acc.data();
+  acc.dispose();
+  return (performance.now() - start) / reps;
+}
+
+await selectBackend(backend);
+// The built-ins are what is being compared against: take the replacements out.
+unregisterTrainingKernels(backend);
+const reps = backend === 'cpu' ? 1 : 3;
+console.log(`backend ${backend}, batch ${batch}: ms per call (GFLOP/s), 3x3 'same'`);
+for (const s of SHAPES) {
+  const x = tf.randomUniform([batch, s.hw, s.hw, s.ci], -1, 1, 'float32', 1) as tf.Tensor4D;
+  const w = tf.randomUniform([3, 3, s.ci, s.co], -0.1, 0.1, 'float32', 2) as tf.Tensor4D;
+  const o = s.hw / s.stride;
+  const dy = tf.randomUniform([batch, o, o, s.co], -1, 1, 'float32', 3) as tf.Tensor4D;
+  const gflop = (2 * batch * o * o * 9 * s.ci * s.co) / 1e9;
+  const filterShape: [number, number, number, number] = [3, 3, s.ci, s.co];
+  const attrs = { strides: s.stride, pad: 'same', dataFormat: 'NHWC' } as const;
+  const candidates: Array<[string, () => tf.Tensor]> = [
+    ['conv2d (forward)', () => tf.conv2d(x, w, s.stride, 'same')],
+    ['dW built-in', () => tf.engine().runKernel(tf.Conv2DBackpropFilter, { x, dy }, { ...attrs, filterShape }) as tf.Tensor],
+    ['dW viaConv', () => conv2dBackpropFilterViaConv({ x, dy, filterShape, strides: s.stride, pad: 'same' })],
+    ['dW viaMatMul', () => conv2dBackpropFilterViaMatMul({ x, dy, filterShape, strides: s.stride, pad: 'same' })],
+    ['dx built-in', () => tf.engine().runKernel(tf.Conv2DBackpropInput, { dy, filter: w }, { ...attrs, inputShape: x.shape }) as tf.Tensor],
+    ['dx viaConv', () => conv2dBackpropInputViaConv({ dy, filter: w, inputShape: x.shape, strides: s.stride, pad: 'same' })],
+  ];
+  const cells: string[] = [];
+  for (const [label, fn] of candidates) {
+    try {
+      const ms = await msPerRun(fn, reps);
+      cells.push(`${label} ${ms.toFixed(1)} ms (${(gflop / (ms / 1000)).toFixed(2)})`);
+    } catch (err) {
+      cells.push(`${label} n/a (${(err as Error).message.slice(0, 50)})`);
+    }
+  }
+  console.log(`${s.label} [${gflop.toFixed(2)} GFLOP]: ${cells.join(' | ')}`);
+  tf.dispose([x, w, dy]);
+}
+await releaseBackend();
