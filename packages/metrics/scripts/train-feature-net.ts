@@ -15,6 +15,7 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { batches, disposeBatch, epochLength, fashionMnist, makeBatch, type Dataset } from '@mtd/datasets';
 import { saveSafetensors, writeJsonAtomic } from '@mtd/io';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
@@ -35,8 +36,19 @@ interface Config {
   out: string;
 }
 
+/** The @mtd/metrics folder above this (bundled) script, wherever the bundle was written. */
+function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const manifest = join(dir, 'package.json');
+    if (existsSync(manifest) && (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string }).name === '@mtd/metrics') return dir;
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error('train-feature-net: cannot find the @mtd/metrics package folder; pass --out');
+    dir = parent;
+  }
+}
+
 function parseArgs(argv: string[]): Config {
-  const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
   const config: Config = {
     epochs: 4,
     batch: 128,
@@ -44,7 +56,7 @@ function parseArgs(argv: string[]): Config {
     seed: 0,
     limit: undefined,
     backend: 'wasm',
-    out: join(packageRoot, 'weights', 'fmnist-features.safetensors'),
+    out: '',
   };
   for (let i = 0; i < argv.length; i++) {
     const key = argv[i];
@@ -78,10 +90,14 @@ function parseArgs(argv: string[]): Config {
         throw new Error(`train-feature-net: unknown option ${key}`);
     }
   }
-  for (const k of ['epochs', 'batch', 'seed'] as const) {
-    if (!Number.isInteger(config[k]) || config[k] < 0) throw new Error(`train-feature-net: --${k} must be an integer >= 0, got ${config[k]}`);
+  for (const [k, min] of [['epochs', 1], ['batch', 1], ['seed', 0]] as const) {
+    if (!Number.isSafeInteger(config[k]) || config[k] < min) throw new Error(`train-feature-net: --${k} must be an integer >= ${min}, got ${config[k]}`);
+  }
+  if (config.limit !== undefined && !(Number.isInteger(config.limit) && config.limit >= 1)) {
+    throw new Error(`train-feature-net: --limit must be an integer >= 1, got ${config.limit}`);
   }
   if (!(config.lr > 0)) throw new Error(`train-feature-net: --lr must be > 0, got ${config.lr}`);
+  if (config.out === '') config.out = join(packageRoot(), 'weights', 'fmnist-features.safetensors');
   return config;
 }
 
