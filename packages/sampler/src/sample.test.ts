@@ -459,6 +459,8 @@ describe('constrained restoration', () => {
         else expect(out[j]).not.toBe(input[j]);
       });
       tf.dispose(result as unknown as tf.TensorContainer);
+      // The caller's tensors are left alone.
+      expect(img.isDisposed || k.isDisposed).toBe(false);
     }
     tf.dispose([img, keep, keepBool]);
   });
