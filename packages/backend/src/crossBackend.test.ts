@@ -7,7 +7,8 @@ import type { BackendName } from './selectBackend.js';
 
 /**
  * A tiny net with every op kind an ADM U-Net training step uses: class embedding (gather),
- * sinusoidal time embedding, 3x3 convs, GroupNorm, SiLU, FiLM scale-shift, a stride-2 conv,
+ * sinusoidal time embedding, 3x3 convs, GroupNorm, SiLU, FiLM scale-shift, a stride-2 conv and
+ * an average pool,
  * self-attention (batched matMul + softmax), nearest 2x upsampling, a skip concat, and an MSE
  * loss. The same parameters and inputs run on every backend and are compared with cpu.
  */
@@ -88,7 +89,8 @@ function loss(p: tf.Tensor[], inputs: { x: tf.Tensor4D; target: tf.Tensor4D; t: 
     tf.reshape(shift, [B, 1, 1, CH]),
   );
   const skip = silu(filmed) as tf.Tensor4D;
-  const d = tf.conv2d(skip, down, 2, 'same');
+  // Both ADM downsamplers: a stride-2 conv and a 2x2 average pool.
+  const d = tf.add(tf.conv2d(skip, down, 2, 'same'), tf.avgPool(skip, 2, 2, 'valid')) as tf.Tensor4D;
   const [, dh, dw] = d.shape;
   const tokens = tf.reshape(d, [B, dh * dw, CH]);
   const [q, k, v] = tf.split(tf.reshape(tf.matMul(tf.reshape(tokens, [-1, CH]), qkv), [B, dh * dw, 3 * CH]), 3, 2);

@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs';
  * conv2d; and an im2col + matMul alternative), so a backend's fast conv does the work:
  *
  * - wasm has no `Conv2DBackpropFilter` kernel at all, and its `Conv2DBackpropInput` is a scalar
- *   loop 4-17x slower than the same sum through its (XNNPACK) conv2d;
+ *   loop 3-20x slower than the same sum through its (XNNPACK) conv2d;
  * - cpu's `Conv2DBackpropFilter` runs at ~0.01 GFLOP/s, against ~0.4 for its conv2d.
  *
  * Conventions are tfjs's: NHWC (NCHW is transposed in and out), filter `[kh, kw, inC, outC]`,
@@ -78,7 +78,7 @@ function padOrCrop(t: tf.Tensor4D, top: number, bottom: number, left: number, ri
  * `dW[i, j, ci, co] = sum_{n, oh, ow} x[n, oh*sh + i - top, ow*sw + j - left, ci] * dy[n, oh, ow, co]`
  * (zero outside x), by im2col: the `kh*kw` shifted, strided views of the padded input are
  * concatenated on the channel axis into patches `[N*Ho*Wo, kh*kw*Ci]`, then one matMul with `dy`.
- * Not registered anywhere: on wasm and cpu `conv2dBackpropFilterViaConv` is 3-20x faster (wasm's
+ * Not registered anywhere: on wasm and cpu `conv2dBackpropFilterViaConv` is 2-30x faster (wasm's
  * strided slices are scalar loops and its transposed matMul skips XNNPACK); kept as the
  * alternative `bench/convGrads.ts` measures on other backends, and it costs `kh*kw` input copies.
  */
@@ -126,7 +126,7 @@ export function conv2dBackpropFilterViaMatMul(args: Conv2DBackpropFilterArgs): t
  * The same `dW` as a convolution: with the batch axis moved to channels, `dW` is the correlation
  * of the input `[Ci, H, W, N]` (images = input channels) with `dy` as the filter `[Ho, Wo, N, Co]`,
  * the forward stride becoming the dilation. It reads the input once, with no patch matrix, and
- * lets the backend's conv (XNNPACK on wasm) do the GEMM: on wasm this is 8-20x faster than the
+ * lets the backend's conv (XNNPACK on wasm) do the GEMM: on wasm this is 8-30x faster than the
  * im2col form (its strided slices are scalar loops and its transposed matMul is unpacked).
  */
 export function conv2dBackpropFilterViaConv(args: Conv2DBackpropFilterArgs): tf.Tensor4D {

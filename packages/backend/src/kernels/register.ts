@@ -14,16 +14,16 @@ import { unsortedSegmentSumViaMatMul } from './unsortedSegmentSum.js';
  * | backend | kernel | why |
  * |---|---|---|
  * | wasm | Conv2DBackpropFilter | missing: any conv net fails to train |
- * | wasm | Conv2DBackpropInput | built-in is a scalar loop, 4-17x slower than the conv form |
+ * | wasm | Conv2DBackpropInput | built-in is a scalar loop, 3-20x slower than the conv form |
  * | wasm | UnsortedSegmentSum | missing: it is the gradient of tf.gather (embeddings) |
  * | wasm | OneHot | built-in writes int32 bits into float32 outputs (1 reads as 1.4e-45) |
  * | wasm, webgpu | ResizeNearestNeighborGrad | built-in ignores halfPixelCenters |
  * | cpu | ResizeNearestNeighborGrad | built-in wrong for batch > 1 and for halfPixelCenters |
- * | cpu | Conv2DBackpropFilter | built-in runs at 0.01 GFLOP/s; the conv form 30-45x faster |
+ * | cpu | Conv2DBackpropFilter | built-in runs at 0.01 GFLOP/s; the conv form 35-65x faster |
  *
  * Both filter gradients use `conv2dBackpropFilterViaConv`; the im2col form
- * (`conv2dBackpropFilterViaMatMul`) measured 3-20x slower on both (bench/convGrads.ts).
- * cpu keeps its own Conv2DBackpropInput: it is as fast as the conv form there.
+ * (`conv2dBackpropFilterViaMatMul`) measured 2-30x slower on both (bench/convGrads.ts).
+ * cpu keeps its own Conv2DBackpropInput: 1.7-9x faster than the conv form there.
  */
 
 type KernelArgs = Parameters<tf.KernelFunc>[0];
