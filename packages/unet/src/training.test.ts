@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '@mtd/backend';
 import { classifierHead, middleMlpHead, outputBlockHead, type Head } from '@mtd/heads';
 import { multiTaskLoss } from '@mtd/losses';
+import { maxAbsDiff } from '@mtd/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createUNet, type UNet, type UNetConfig } from './index.js';
 
@@ -51,8 +52,8 @@ function makeHeads(): Head[] {
 }
 
 /** The multi-task loss of one step: the U-Net, three heads on its taps and its x0 estimate. */
-function lossFn(unet: UNet, heads: Head[], b: Batch): tf.Scalar {
-  const { eps, taps } = unet.forward({ x: b.zt, t: b.t, classLabels: b.labels, context: b.context, extra: b.masked, training: true });
+function lossFn(unet: UNet, heads: Head[], b: Batch, checkpoint = false): tf.Scalar {
+  const { eps, taps } = unet.forward({ x: b.zt, t: b.t, classLabels: b.labels, context: b.context, extra: b.masked, training: true, dropoutSeed: 7, checkpoint });
   const x0 = tf.div(tf.sub(b.zt, tf.mul(b.s, eps)), b.a);
   const all = { ...taps, x0 };
   const predictions = heads.map((h) => h.forward(all));
@@ -62,6 +63,14 @@ function lossFn(unet: UNet, heads: Head[], b: Batch): tf.Scalar {
     epsHat: eps,
     heads: heads.map((h, i) => ({ name: h.name, kind: h.kind, target: targets[h.name]!, prediction: predictions[i]! })),
   }).total;
+}
+
+async function gradValues(unet: UNet, heads: Head[], b: Batch, checkpoint: boolean): Promise<Float32Array[]> {
+  const vars = [...unet.variables, ...heads.flatMap((h) => h.variables)];
+  const { value, grads } = tf.variableGrads(() => lossFn(unet, heads, b, checkpoint), vars);
+  const out = await Promise.all(vars.map(async (v) => (await grads[v.name]!.data()) as Float32Array));
+  tf.dispose([value, ...Object.values(grads)]);
+  return out;
 }
 
 async function gradNorms(unet: UNet, heads: Head[], b: Batch): Promise<Map<string, number>> {
@@ -148,6 +157,30 @@ describe('gradients', () => {
   });
 });
 
+describe('gradient checkpointing', () => {
+  it('gives the same gradients as the plain pass (with dropout, classes, context, extra channels and heads)', async () => {
+    const unet = createUNet({ ...config, dropout: 0.3 }, { seed: 6 });
+    const heads = makeHeads();
+    const all = [...unet.variables, ...heads.flatMap((h) => h.variables)];
+    tf.tidy(() => all.forEach((v, i) => v.assign(tf.add(v, tf.randomNormal(v.shape, 0, 0.05, 'float32', 400 + i)))));
+    const plain = await gradValues(unet, heads, batch, false);
+    const ckpt = await gradValues(unet, heads, batch, true);
+    const names = [...unet.parameterNames, ...heads.flatMap((h) => h.parameterNames)];
+    plain.forEach((g, i) => {
+      const scale = Math.max(1e-12, ...Array.from(g, Math.abs));
+      expect(maxAbsDiff(ckpt[i]!, g) / scale, names[i]).toBeLessThan(1e-5);
+    });
+    const norm = plain.reduce((s, g) => s + g.reduce((a, b) => a + b * b, 0), 0);
+    expect(norm).toBeGreaterThan(0);
+    // The forward values are the same too.
+    const a = unet.forward({ x: batch.zt, t: batch.t, extra: batch.masked, context: batch.context });
+    const b = unet.forward({ x: batch.zt, t: batch.t, extra: batch.masked, context: batch.context, checkpoint: true });
+    expect(await b.eps.data()).toEqual(await a.eps.data());
+    tf.dispose([a.eps, a.taps.middle, a.taps.decoderFeatures, b.eps, b.taps.middle, b.taps.decoderFeatures]);
+    [unet, ...heads].forEach((m) => m.dispose());
+  });
+});
+
 describe('training', () => {
   it('20 Adam steps on a fixed batch lower the multi-task loss (cpu)', { timeout: 60_000 }, async () => {
     const unet = createUNet(config, { seed: 4 });
@@ -174,10 +207,15 @@ describe('training', () => {
     const heads = [label!];
     const opt = tf.train.adam(1e-3);
     const vars = [...unet.variables, ...heads.flatMap((h) => h.variables)];
-    const step = () => tf.dispose(opt.minimize(() => lossFn(unet, heads, batch), true, vars)!);
+    let checkpoint = false;
+    const step = () => tf.dispose(opt.minimize(() => lossFn(unet, heads, batch, checkpoint), true, vars)!);
     step(); // Adam makes its moment variables on the first step.
     const after1 = tf.memory().numTensors;
-    for (let i = 1; i < 50; i++) step();
+    // Half the steps with gradient checkpointing, whose nested tapes must clean up after themselves.
+    for (let i = 1; i < 50; i++) {
+      checkpoint = i % 2 === 1;
+      step();
+    }
     expect(tf.memory().numTensors).toBe(after1);
     opt.dispose();
     [unet, ...heads].forEach((m) => m.dispose());
