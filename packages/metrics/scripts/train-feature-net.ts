@@ -3,7 +3,8 @@
  *
  *   nice -n 10 pnpm --filter @mtd/metrics train-features [-- --epochs 3 --seed 0 ...]
  *
- * Options: --epochs N (4), --batch N (128), --lr X (1e-3), --seed N (0), --limit N (train on the
+ * Options: --epochs N (5), --batch N (128), --lr X (1e-3), --schedule constant|cosine (cosine:
+ * cosine decays the learning rate to 0 over the run), --seed N (0), --limit N (train on the
  * first N examples of each epoch's order only: a quick smoke run), --backend wasm|cpu (wasm),
  * --out PATH (weights/fmnist-features.safetensors; the JSON report goes beside it).
  *
@@ -30,6 +31,7 @@ interface Config {
   epochs: number;
   batch: number;
   lr: number;
+  schedule: 'constant' | 'cosine';
   seed: number;
   limit: number | undefined;
   backend: string;
@@ -50,9 +52,10 @@ function packageRoot(): string {
 
 function parseArgs(argv: string[]): Config {
   const config: Config = {
-    epochs: 4,
+    epochs: 5,
     batch: 128,
     lr: 1e-3,
+    schedule: 'cosine',
     seed: 0,
     limit: undefined,
     backend: 'wasm',
@@ -73,6 +76,10 @@ function parseArgs(argv: string[]): Config {
         break;
       case '--lr':
         config.lr = Number(value);
+        break;
+      case '--schedule':
+        if (value !== 'constant' && value !== 'cosine') throw new Error(`train-feature-net: --schedule must be constant or cosine, got ${value}`);
+        config.schedule = value;
         break;
       case '--seed':
         config.seed = Number(value);
@@ -130,8 +137,14 @@ async function main(): Promise<void> {
   const stepsPerEpoch = Math.min(perEpoch, config.limit === undefined ? perEpoch : Math.ceil(config.limit / config.batch));
   console.log(
     `training ${FEATURE_NET_ARCH} on ${train.name} (${train.length}) with ${tf.getBackend()}: ` +
-      `${config.epochs} epochs x ${stepsPerEpoch} steps of ${config.batch}, Adam ${config.lr}, seed ${config.seed}`,
+      `${config.epochs} epochs x ${stepsPerEpoch} steps of ${config.batch}, Adam ${config.lr} (${config.schedule}), seed ${config.seed}`,
   );
+  const totalSteps = config.epochs * stepsPerEpoch;
+  // tfjs's Adam reads its public learningRate field at every step, so a schedule can set it.
+  const setLearningRate = (globalStep: number): void => {
+    const lr = config.schedule === 'cosine' ? 0.5 * config.lr * (1 + Math.cos((Math.PI * globalStep) / totalSteps)) : config.lr;
+    (optimizer as unknown as { learningRate: number }).learningRate = lr;
+  };
   const started = Date.now();
   const history: Array<{ epoch: number; loss: number; testAccuracy: number; seconds: number }> = [];
   for (let epoch = 0; epoch < config.epochs; epoch++) {
@@ -149,6 +162,7 @@ async function main(): Promise<void> {
         disposeBatch(batch);
         break;
       }
+      setLearningRate(epoch * stepsPerEpoch + step);
       const loss = optimizer.minimize(
         () => tf.losses.softmaxCrossEntropy(batch['labelOneHot']!, featureNetForward(params, batch['image'] as tf.Tensor4D).logits),
         true,
@@ -176,7 +190,7 @@ async function main(): Promise<void> {
     trainingSeconds: (Date.now() - started) / 1000,
     date: new Date().toISOString(),
     backend: tf.getBackend(),
-    config: { epochs: config.epochs, batchSize: config.batch, optimizer: 'adam', learningRate: config.lr, seed: config.seed, limit: config.limit ?? null },
+    config: { epochs: config.epochs, batchSize: config.batch, optimizer: 'adam', learningRate: config.lr, schedule: config.schedule, seed: config.seed, limit: config.limit ?? null },
     history,
   };
   const tensors = await featureNetToSafetensors(params);

@@ -28,7 +28,8 @@ const PSD_TOLERANCE = 1e-9;
  * symmetric, its Schur-based square root can come out complex or fail on singular covariances
  * (hence pytorch-fid's retry with `eps * I` added), whereas here both steps are symmetric
  * eigen-decompositions (ml-matrix's Householder tridiagonalisation + QL), which are backward
- * stable and give real eigenvalues; the tiny negative ones rounding leaves are clamped to 0.
+ * stable and give real eigenvalues; those within rounding noise of 0 (including the slightly
+ * negative ones rounding leaves) are set to 0 before the square root (see `denoise`).
  *
  * Everything is float64. The result is not clamped: rounding can leave a value a few ulps below
  * 0 for identical inputs, and hiding that would hide real bugs too.
