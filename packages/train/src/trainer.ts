@@ -1,0 +1,502 @@
+import * as tf from '@tensorflow/tfjs';
+import { qSample, type WeightSchedule } from '@mtd/aggregation';
+import { multiTaskLoss, type HeadLossTerm } from '@mtd/losses';
+import { createRng, restoreRng, type Rng } from '@mtd/random';
+import { checkModalities, encodeModality, modalityInput, type Modality } from '@mtd/sampler';
+import type { Schedule } from '@mtd/schedule';
+import { Adam, type AdamOptions } from './adam.js';
+import {
+  readCheckpoint,
+  slotsOf,
+  toSafeTensor,
+  writeCheckpoint,
+  float32Of,
+  type Checkpoint,
+  type CheckpointState,
+} from './checkpoint.js';
+import { clipFactor, globalNorm } from './clip.js';
+import type { DataSource, TrainBatch } from './data.js';
+import { Ema, type EmaOptions } from './ema.js';
+import { checkInt, checkNumber, rangeFail, typeFail } from './errors.js';
+import { JsonlLog } from './log.js';
+import { checkTrainableModel, type TrainableModel } from './model.js';
+import { ProgressBar, type ProgressOptions, type ProgressStream } from './progress.js';
+import type { SafeTensor } from '@mtd/io';
+
+/**
+ * Draws the timesteps of one batch (1-based, in `1..T`) from the trainer's stream. Return
+ * `weights` for importance sampling: the per-example factors `1 / (T p(t))` that keep the loss
+ * unbiased; they multiply every term of the example's loss.
+ */
+export type TimestepSampler = (rng: Rng, batchSize: number, schedule: Schedule) => { t: Int32Array; weights?: Float32Array };
+
+/** Per-example weights of the noise term from the timesteps (e.g. Min-SNR-gamma). */
+export type ExampleWeightFn = (t: Int32Array, schedule: Schedule) => Float32Array;
+
+/** `t ~ Uniform{1..T}` (MATH.md 4), one draw per example. */
+export const uniformTimesteps: TimestepSampler = (rng, batchSize, schedule) => ({
+  t: Int32Array.from({ length: batchSize }, () => 1 + rng.int(schedule.T)),
+});
+
+export interface TrainerOptions {
+  model: TrainableModel;
+  /** The noise schedule (MATH.md 1). */
+  schedule: Schedule;
+  /** Every modality: its encoder and weight schedule define the forward process (MATH.md 2). */
+  modalities: readonly Modality[];
+  data: DataSource;
+  /** Seeds the trainer's stream: timesteps, condition dropout, noise, dropout seeds. */
+  seed: number;
+  /** Adam, warm-up, and global gradient-norm clipping (`clipGradNorm`, none unless given). */
+  optimizer: AdamOptions & { clipGradNorm?: number };
+  /** EMA of the weights; default `{ decay: 0.999 }` (with warm-up); `false` for none. */
+  ema?: EmaOptions | false;
+  /** `rho` of MATH.md 4; default 0.1 (the paper's). */
+  rho?: number;
+  /** `w_i` of each head's term, by modality name; default 1. */
+  headWeights?: Readonly<Record<string, number>>;
+  /**
+   * Probability that an example's modality is NOT passed to the model's conditioning path (the
+   * null condition, classifier-free-guidance style), independently per example and modality;
+   * one number for all or one per modality name; default 0.5. With 1 the model never sees the
+   * modality (a purely joint model of it); with 0 always (a purely conditional one). The forward
+   * process (`A_t` in `z_t`) always uses every modality: the data are all known in training.
+   */
+  conditionDropout?: number | Readonly<Record<string, number>>;
+  /**
+   * Whether a head is also trained on the examples whose modality the model was given (where it
+   * could copy its input); default false: each head's loss counts only the examples where its
+   * modality was dropped, which is where the sampler uses the head.
+   */
+  headLossOnKnown?: boolean;
+  /** Default `uniformTimesteps`. */
+  timestepSampler?: TimestepSampler;
+  /** Per-example weights of the noise term (Min-SNR and the like); default none. */
+  exampleWeights?: ExampleWeightFn;
+  /** The experiment config (JSON), stored in every checkpoint. */
+  config?: unknown;
+}
+
+export interface StepResult {
+  /** Completed updates after this step (1-based index of this step). */
+  step: number;
+  /** The total loss `noise + rho sum_i w_i L_i` of this batch (before the update). */
+  loss: number;
+  /** The noise term. */
+  noise: number;
+  /** Each head's `L_i`. */
+  terms: Record<string, number>;
+  /** Global gradient norm before clipping. */
+  gradNorm: number;
+  /** The factor the gradients were multiplied by (1 = not clipped). */
+  clip: number;
+  /** Learning rate of this update (after warm-up). */
+  lr: number;
+  /** Examples in the batch. */
+  examples: number;
+}
+
+/** The loss or the gradient norm of a step turned NaN or infinite; nothing was updated. */
+export class TrainingDivergedError extends Error {
+  constructor(
+    readonly step: number,
+    readonly quantity: 'loss' | 'gradient norm',
+    readonly value: number,
+    readonly lastCheckpoint?: string,
+  ) {
+    super(
+      `training diverged at step ${step}: the ${quantity} is ${Number.isNaN(value) ? 'NaN' : String(value)}; ` +
+        `the weights were not updated with it` +
+        (lastCheckpoint !== undefined ? `; the last good checkpoint is ${lastCheckpoint}` : '; no checkpoint was written yet'),
+    );
+    this.name = 'TrainingDivergedError';
+  }
+}
+
+export interface TrainLoopOptions {
+  /** Train until this many updates are complete (a total, so a resumed run uses the same number). */
+  steps: number;
+  /** Folder for checkpoints (none written unless given). */
+  checkpointDir?: string;
+  /** Updates between checkpoints; default: only at the end. */
+  checkpointEvery?: number;
+  /** Checkpoint files kept; default 2. */
+  keepCheckpoints?: number;
+  /** JSONL log file (appended). */
+  logPath?: string;
+  /** Steps between log lines; default 1 (every step; the last step is always logged). */
+  logEvery?: number;
+  /** Progress display mode; default 'auto' (bar on a TTY, lines otherwise). */
+  progress?: ProgressOptions['mode'];
+  progressStream?: ProgressStream;
+  /** Steps between plain progress lines; default 10. */
+  progressEvery?: number;
+  onStep?: (result: StepResult) => void | Promise<void>;
+}
+
+export interface TrainSummary {
+  step: number;
+  /** Loss of the last step run (NaN if none ran). */
+  loss: number;
+  /** Path of the last checkpoint written by this call. */
+  checkpoint?: string;
+  seconds: number;
+  stepsPerSecond: number;
+  examplesPerSecond: number;
+}
+
+/**
+ * MT-Diffusion's training (MATH.md 4, paper Algorithm 2) around any `TrainableModel`:
+ *
+ * 1. a batch `(z_0, x_1..x_N)` from the data source;
+ * 2. `t` from the timestep sampler, the per-example conditions to drop, `eps ~ N(0, I)`;
+ * 3. `e_i = E_i(x_i)` and `z_t = sqrt(alphaBar_t) z_0 + A_t + sqrt(1 - alphaBar_t) eps` (qSample);
+ * 4. the model on `(z_t, t, known)`, and `L = ||eps - eps_theta||^2 + rho sum_i w_i L_i`
+ *    (@mtd/losses: MSE for gaussian heads, cross-entropy for categorical ones);
+ * 5. gradients, global-norm clipping, an Adam update with warm-up, the EMA update.
+ *
+ * All randomness comes from one @mtd/random stream, drawn on the host in a fixed order per step
+ * (timesteps, one uniform per example and modality for the dropout, the noise, one dropout seed),
+ * and its state is saved in checkpoints with the data position, the Adam moments and the EMA:
+ * a resumed run continues bit for bit (on the cpu backend; other backends as far as their kernels
+ * are deterministic).
+ */
+export class Trainer {
+  readonly model: TrainableModel;
+  readonly schedule: Schedule;
+  readonly modalities: readonly Modality[];
+  readonly data: DataSource;
+  readonly adam: Adam;
+  readonly ema: Ema | undefined;
+  readonly config: unknown;
+  private readonly weights: WeightSchedule[];
+  private readonly dropout: number[];
+  private readonly headWeights: number[];
+  private readonly rho: number;
+  private readonly clipGradNorm: number | undefined;
+  private readonly headLossOnKnown: boolean;
+  private readonly timestepSampler: TimestepSampler;
+  private readonly exampleWeights: ExampleWeightFn | undefined;
+  private rng: Rng;
+  private completed = 0;
+  private lastCheckpoint: string | undefined;
+
+  constructor(options: TrainerOptions) {
+    const where = 'Trainer';
+    if (options === null || typeof options !== 'object') typeFail(where, 'options', 'an object { model, schedule, modalities, data, seed, optimizer }', options);
+    this.model = checkTrainableModel(where, 'options.model', options.model);
+    const schedule = options.schedule;
+    if (schedule === null || typeof schedule !== 'object' || !Number.isInteger(schedule.T) || !(schedule.alphaBars instanceof Float64Array)) {
+      typeFail(where, 'options.schedule', 'a Schedule from @mtd/schedule', schedule);
+    }
+    this.schedule = schedule;
+    this.modalities = checkModalities(where, options.modalities);
+    this.weights = this.modalities.map((m) => m.weight);
+    const data = options.data;
+    if (data === null || typeof data !== 'object' || typeof data.next !== 'function' || typeof data.state !== 'function' || typeof data.restore !== 'function') {
+      typeFail(where, 'options.data', 'a DataSource { batchSize, next, state, restore }', data);
+    }
+    this.data = data;
+    this.rng = createRng(checkInt(where, 'options.seed', options.seed, 0)).fork('train');
+    if (options.optimizer === null || typeof options.optimizer !== 'object') typeFail(where, 'options.optimizer', 'an object { lr, ... }', options.optimizer);
+    const { clipGradNorm, ...adamOptions } = options.optimizer;
+    this.clipGradNorm = clipGradNorm === undefined ? undefined : checkNumber(where, 'options.optimizer.clipGradNorm', clipGradNorm, { min: 0, minOpen: true });
+    this.rho = checkNumber(where, 'options.rho', options.rho ?? 0.1, { min: 0 });
+    const names = this.modalities.map((m) => m.name);
+    const perModality = (arg: string, value: unknown, fallback: number, range: { min: number; max?: number }): number[] => {
+      if (value === undefined) return names.map(() => fallback);
+      if (typeof value === 'number') return names.map(() => checkNumber(where, arg, value, range));
+      if (value === null || typeof value !== 'object') typeFail(where, arg, 'a number or a record by modality name', value);
+      for (const key of Object.keys(value)) if (!names.includes(key)) rangeFail(where, `${arg}`, `keyed by modality names (${names.join(', ')})`, key);
+      return names.map((n) => checkNumber(where, `${arg}.${n}`, (value as Record<string, unknown>)[n] ?? fallback, range));
+    };
+    this.dropout = perModality('options.conditionDropout', options.conditionDropout, 0.5, { min: 0, max: 1 });
+    this.headWeights = perModality('options.headWeights', options.headWeights, 1, { min: 0 });
+    this.headLossOnKnown = options.headLossOnKnown ?? false;
+    if (typeof this.headLossOnKnown !== 'boolean') typeFail(where, 'options.headLossOnKnown', 'a boolean', this.headLossOnKnown);
+    this.timestepSampler = options.timestepSampler ?? uniformTimesteps;
+    if (typeof this.timestepSampler !== 'function') typeFail(where, 'options.timestepSampler', 'a function', this.timestepSampler);
+    this.exampleWeights = options.exampleWeights;
+    if (this.exampleWeights !== undefined && typeof this.exampleWeights !== 'function') typeFail(where, 'options.exampleWeights', 'a function', this.exampleWeights);
+    this.config = options.config ?? null;
+    this.adam = new Adam(this.model.variables, adamOptions);
+    this.ema = options.ema === false ? undefined : new Ema(this.model.variables, options.ema ?? { decay: 0.999 });
+  }
+
+  /** Completed optimizer updates. */
+  get step(): number {
+    return this.completed;
+  }
+
+  /** Path of the last checkpoint this trainer wrote or was restored from. */
+  get checkpointPath(): string | undefined {
+    return this.lastCheckpoint;
+  }
+
+  /**
+   * One step of Algorithm 2. Throws `TrainingDivergedError` (naming the step) if the loss or the
+   * gradient norm is NaN or infinite, BEFORE anything is updated: the model, the moments and the
+   * EMA keep the last good state.
+   */
+  async trainStep(): Promise<StepResult> {
+    const where = 'Trainer.trainStep';
+    const k = this.completed + 1;
+    const batch = this.data.next();
+    const kept: tf.Tensor[] = [];
+    let grads: tf.NamedTensorMap | undefined;
+    try {
+      const B = this.checkBatch(where, batch);
+      const { t, weights: importance } = this.drawTimesteps(where, B);
+      const present = this.modalities.map((_, i) => {
+        const p = this.dropout[i]!;
+        return Float32Array.from({ length: B }, () => (this.rng.uniform() < p ? 0 : 1));
+      });
+      const noise = this.rng.fillNormal(new Float32Array(batch.z0.size));
+      const seed = this.rng.nextUint32();
+      const noiseWeights = product(importance, this.exampleWeights?.(t, this.schedule), B, 'options.exampleWeights');
+
+      const termNames: string[] = [];
+      const result = tf.variableGrads(() => {
+        const tTensor = tf.tensor1d(t, 'int32');
+        const eps = tf.tensor(noise, batch.z0.shape, 'float32');
+        const inputs = this.modalities.map((m) => modalityInput(m, batch.values[m.name]!, B, where));
+        const encodings = this.modalities.map((m, i) => encodeModality(m, inputs[i]!, batch.z0.shape, where));
+        const zt = qSample({ schedule: this.schedule, weights: this.weights, t, z0: batch.z0, encodings, noise: eps });
+        const known: Record<string, tf.Tensor> = {};
+        const presentTensors: Record<string, tf.Tensor1D> = {};
+        this.modalities.forEach((m, i) => {
+          if (this.dropout[i]! >= 1) return;
+          known[m.name] = inputs[i]!;
+          presentTensors[m.name] = tf.tensor1d(present[i]!);
+        });
+        const out = this.model.forward({ zt, t: tTensor, known, present: presentTensors, training: true, seed });
+        const heads: HeadLossTerm[] = [];
+        this.modalities.forEach((m, i) => {
+          const prediction = out.heads[m.name];
+          if (prediction === undefined || this.headWeights[i] === 0) return;
+          let target = inputs[i]!;
+          if (m.kind === 'gaussian' && !sameShape(target.shape, prediction.shape)) {
+            if (target.size !== prediction.size) {
+              rangeFail(where, `the model's head "${m.name}"`, `shaped like its data [${target.shape.join(', ')}]`, prediction);
+            }
+            target = tf.reshape(target, prediction.shape);
+          }
+          const dropped = this.headLossOnKnown || this.dropout[i]! >= 1 ? undefined : present[i]!.map((v) => 1 - v);
+          const w = product(importance, dropped, B, '');
+          heads.push({
+            name: m.name,
+            kind: m.kind,
+            target,
+            prediction,
+            weight: this.headWeights[i]!,
+            ...(w !== undefined ? { exampleWeights: tf.tensor1d(w) } : {}),
+          });
+          termNames.push(m.name);
+        });
+        const loss = multiTaskLoss({
+          eps,
+          epsHat: out.eps,
+          heads,
+          rho: this.rho,
+          ...(noiseWeights !== undefined ? { exampleWeights: tf.tensor1d(noiseWeights) } : {}),
+        });
+        kept.push(tf.keep(loss.noise), ...termNames.map((n) => tf.keep(loss.terms[n]!)));
+        return loss.total;
+      }, this.model.variables.map((v) => v.variable));
+      grads = result.grads;
+      kept.push(result.value);
+      const named: Record<string, tf.Tensor> = {};
+      for (const { name, variable } of this.model.variables) {
+        const g = result.grads[variable.name];
+        if (g !== undefined) named[name] = g;
+      }
+      const stats = tf.tidy(() => tf.stack([result.value, ...kept.slice(0, -1), globalNorm(Object.values(named))]));
+      const values = await stats.data();
+      stats.dispose();
+      const loss = values[0]!;
+      const gradNorm = values[values.length - 1]!;
+      if (!Number.isFinite(loss)) throw new TrainingDivergedError(k, 'loss', loss, this.lastCheckpoint);
+      if (!Number.isFinite(gradNorm)) throw new TrainingDivergedError(k, 'gradient norm', gradNorm, this.lastCheckpoint);
+      const clip = clipFactor(gradNorm, this.clipGradNorm);
+      const lr = this.adam.nextLearningRate();
+      this.adam.apply(named, clip);
+      this.ema?.update();
+      this.completed = k;
+      const terms: Record<string, number> = {};
+      termNames.forEach((n, i) => (terms[n] = values[2 + i]!));
+      return { step: k, loss, noise: values[1]!, terms, gradNorm, clip, lr, examples: B };
+    } finally {
+      tf.dispose([batch?.z0, ...Object.values(batch?.values ?? {}), ...kept].filter((x): x is tf.Tensor => x instanceof tf.Tensor));
+      if (grads !== undefined) tf.dispose(grads);
+    }
+  }
+
+  /**
+   * Runs `trainStep` until `steps` updates are complete, with checkpoints, a JSONL log and a
+   * progress display. On divergence the progress line is closed and the error rethrown; the last
+   * checkpoint on disk is the last good one (a checkpoint is only written after a good step).
+   */
+  async train(options: TrainLoopOptions): Promise<TrainSummary> {
+    const where = 'Trainer.train';
+    if (options === null || typeof options !== 'object') typeFail(where, 'options', 'an object { steps, ... }', options);
+    const steps = checkInt(where, 'options.steps', options.steps, 0);
+    const every = options.checkpointEvery === undefined ? undefined : checkInt(where, 'options.checkpointEvery', options.checkpointEvery, 1);
+    const keep = checkInt(where, 'options.keepCheckpoints', options.keepCheckpoints ?? 2, 1);
+    const logEvery = checkInt(where, 'options.logEvery', options.logEvery ?? 1, 1);
+    const log = options.logPath !== undefined ? new JsonlLog(options.logPath) : undefined;
+    const start = this.completed;
+    const progress = new ProgressBar({
+      total: steps,
+      start,
+      mode: options.progress ?? 'auto',
+      ...(options.progressStream !== undefined ? { stream: options.progressStream } : {}),
+      ...(options.progressEvery !== undefined ? { every: options.progressEvery } : {}),
+    });
+    const t0 = performance.now();
+    let last: StepResult | undefined;
+    let examples = 0;
+    let checkpoint: string | undefined;
+    try {
+      while (this.completed < steps) {
+        const r = await this.trainStep();
+        last = r;
+        examples += r.examples;
+        const seconds = (performance.now() - t0) / 1000;
+        progress.update({ step: r.step, loss: r.loss, examples: r.examples });
+        if (log !== undefined && (r.step % logEvery === 0 || r.step === steps)) {
+          await log.append({ ...r, seconds: round(seconds, 3), examplesPerSecond: round(examples / Math.max(seconds, 1e-9), 2) });
+        }
+        if (options.checkpointDir !== undefined && ((every !== undefined && r.step % every === 0) || r.step === steps)) {
+          checkpoint = await this.saveCheckpoint(options.checkpointDir, { keep, loss: r.loss });
+        }
+        await options.onStep?.(r);
+      }
+    } finally {
+      progress.finish();
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    const ran = this.completed - start;
+    return {
+      step: this.completed,
+      loss: last?.loss ?? Number.NaN,
+      ...(checkpoint !== undefined ? { checkpoint } : {}),
+      seconds,
+      stepsPerSecond: seconds > 0 ? ran / seconds : 0,
+      examplesPerSecond: seconds > 0 ? examples / seconds : 0,
+    };
+  }
+
+  /** Writes a checkpoint of the whole training state into `dir` (see `writeCheckpoint`). */
+  async saveCheckpoint(dir: string, options: { keep?: number; loss?: number } = {}): Promise<string> {
+    const tensors: Record<string, SafeTensor> = {};
+    for (const { name, variable } of this.model.variables) tensors[`model/${name}`] = await toSafeTensor(variable);
+    for (const [name, t] of Object.entries(this.ema?.slots() ?? {})) tensors[`ema/${name}`] = await toSafeTensor(t);
+    for (const [name, t] of Object.entries(this.adam.slots())) tensors[`adam/${name}`] = await toSafeTensor(t);
+    const state: CheckpointState = {
+      format: 'mtd.train.checkpoint',
+      version: 1,
+      step: this.completed,
+      rng: this.rng.state(),
+      data: this.data.state(),
+      adam: { count: this.adam.count },
+      ema: this.ema ? { count: this.ema.count } : null,
+      config: this.config,
+      variables: this.model.variables.map((v) => v.name),
+      ...(options.loss !== undefined ? { loss: options.loss } : {}),
+    };
+    this.lastCheckpoint = await writeCheckpoint(dir, tensors, state, options.keep ?? 2);
+    return this.lastCheckpoint;
+  }
+
+  /**
+   * Continues from a checkpoint (a folder or file, or one already read): weights, Adam moments,
+   * EMA, step, random stream and data position. Checks that the variables match by name and shape
+   * before changing anything.
+   */
+  async restore(from: string | Checkpoint): Promise<void> {
+    const where = 'Trainer.restore';
+    const ckpt = typeof from === 'string' ? await readCheckpoint(from) : from;
+    const { state, tensors } = ckpt;
+    const ours = this.model.variables.map((v) => v.name);
+    const missing = ours.filter((n) => !state.variables.includes(n));
+    const extra = state.variables.filter((n) => !ours.includes(n));
+    if (missing.length > 0 || extra.length > 0) {
+      rangeFail(
+        where,
+        `the checkpoint's variables (${ckpt.path})`,
+        'the model\'s variables',
+        `${missing.length} missing (${missing.slice(0, 3).join(', ')}), ${extra.length} unexpected (${extra.slice(0, 3).join(', ')})`,
+      );
+    }
+    if ((state.ema === null) !== (this.ema === undefined)) {
+      rangeFail(where, 'the checkpoint', this.ema ? 'one with EMA weights (this trainer keeps an EMA)' : 'one without EMA weights', ckpt.path);
+    }
+    // Every tensor is checked before anything changes, so a bad checkpoint leaves the trainer as it was.
+    const prefixes = ['model/', 'adam/m/', 'adam/v/', ...(this.ema ? ['ema/'] : [])];
+    for (const { name, variable } of this.model.variables) {
+      for (const prefix of prefixes) {
+        const t = tensors[`${prefix}${name}`];
+        if (t === undefined || t.shape.length !== variable.shape.length || t.shape.some((d, i) => d !== variable.shape[i])) {
+          rangeFail(where, `the checkpoint's "${prefix}${name}"`, `a tensor [${variable.shape.join(', ')}]`, t === undefined ? undefined : `[${t.shape.join(', ')}]`);
+        }
+      }
+    }
+    this.adam.restore(state.adam.count, slotsOf(ckpt, 'adam/'));
+    if (this.ema && state.ema) this.ema.restore(state.ema.count, slotsOf(ckpt, 'ema/'));
+    for (const { name, variable } of this.model.variables) {
+      tf.tidy(() => variable.assign(tf.tensor(float32Of(tensors[`model/${name}`]!), variable.shape, 'float32')));
+    }
+    this.data.restore(state.data);
+    this.rng = restoreRng(state.rng);
+    this.completed = state.step;
+    this.lastCheckpoint = ckpt.path;
+  }
+
+  /** Frees the optimizer and EMA state (not the model, which the caller owns). */
+  dispose(): void {
+    this.adam.dispose();
+    this.ema?.dispose();
+  }
+
+  private checkBatch(where: string, batch: TrainBatch): number {
+    if (batch === null || typeof batch !== 'object' || !(batch.z0 instanceof tf.Tensor)) {
+      typeFail(where, 'the data source batch', 'an object { z0: tf.Tensor, values }', batch);
+    }
+    if (batch.z0.dtype !== 'float32' || batch.z0.rank < 2) typeFail(where, 'batch.z0', 'a float32 tensor [B, ...]', batch.z0);
+    const B = batch.z0.shape[0]!;
+    for (const m of this.modalities) {
+      if (!(batch.values?.[m.name] instanceof tf.Tensor)) typeFail(where, `batch.values.${m.name}`, 'a tf.Tensor (every modality is known in training)', batch.values?.[m.name]);
+    }
+    return B;
+  }
+
+  private drawTimesteps(where: string, B: number): { t: Int32Array; weights?: Float32Array } {
+    const drawn = this.timestepSampler(this.rng, B, this.schedule);
+    const T = this.schedule.T;
+    if (!(drawn?.t instanceof Int32Array) || drawn.t.length !== B) typeFail(where, 'timestepSampler(...).t', `an Int32Array of length ${B}`, drawn?.t);
+    drawn.t.forEach((v, i) => {
+      if (!(v >= 1 && v <= T)) rangeFail(where, `timestepSampler(...).t[${i}]`, `a timestep in 1..${T}`, v);
+    });
+    if (drawn.weights !== undefined && (!(drawn.weights instanceof Float32Array) || drawn.weights.length !== B)) {
+      typeFail(where, 'timestepSampler(...).weights', `a Float32Array of length ${B}`, drawn.weights);
+    }
+    return drawn;
+  }
+}
+
+/** Elementwise product of optional per-example weights (undefined = all ones). */
+function product(a: Float32Array | undefined, b: Float32Array | undefined, B: number, arg: string): Float32Array | undefined {
+  if (b !== undefined && (!(b instanceof Float32Array) || b.length !== B)) typeFail('Trainer.trainStep', arg, `a Float32Array of length ${B}`, b);
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  return a.map((v, i) => v * b[i]!);
+}
+
+function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+function round(x: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}
