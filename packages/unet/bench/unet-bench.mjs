@@ -90,8 +90,9 @@ async function benchBatch(batch, checkpoint) {
       await s.data();
       s.dispose();
     };
-    result.train = batch / (await timeIt(train, args.warmup, args.steps));
+    // Forward first: it needs less memory, so a batch too big to train may still report it.
     result.forward = batch / (await timeIt(forward, args.warmup, args.steps));
+    result.train = batch / (await timeIt(train, args.warmup, args.steps));
   } catch (err) {
     const msg = err instanceof Error ? err.message : String(err);
     result.error = /memory|allocation|Aborted|OOM|RangeError: Array buffer/i.test(msg) ? `out of memory (${msg.slice(0, 80)})` : msg.slice(0, 120);
