@@ -15,7 +15,18 @@ export function typeFail(where: string, arg: string, expected: string, got: unkn
   throw new TypeError(`${where}: ${arg} must be ${expected}, got ${describeValue(got)}`);
 }
 
+/** A value already described (a shape, a summary): printed as is, not quoted. */
+export class Described {
+  constructor(readonly text: string) {}
+}
+
+/** `[a, b, c]` for messages. */
+export function shapeText(shape: readonly number[]): Described {
+  return new Described(`[${shape.join(', ')}]`);
+}
+
 export function describeValue(value: unknown): string {
+  if (value instanceof Described) return value.text;
   if (typeof value === 'number') return Number.isNaN(value) ? 'NaN' : String(value);
   if (typeof value === 'string') return JSON.stringify(value);
   if (value === undefined || value === null) return String(value);

@@ -17,7 +17,7 @@ import {
 import { clipFactor, globalNorm } from './clip.js';
 import type { DataSource, TrainBatch } from './data.js';
 import { Ema, type EmaOptions } from './ema.js';
-import { checkInt, checkNumber, rangeFail, typeFail } from './errors.js';
+import { checkInt, checkNumber, rangeFail, typeFail, shapeText } from './errors.js';
 import { JsonlLog } from './log.js';
 import { checkTrainableModel, type TrainableModel } from './model.js';
 import { ProgressBar, type ProgressOptions, type ProgressStream } from './progress.js';
@@ -345,6 +345,8 @@ export class Trainer {
     const logEvery = checkInt(where, 'options.logEvery', options.logEvery ?? 1, 1);
     const log = options.logPath !== undefined ? new JsonlLog(options.logPath) : undefined;
     const start = this.completed;
+    // After a resume the log may run past the checkpoint (a crash between the two): cut it there.
+    if (log !== undefined && start > 0) await log.truncateAfter(start);
     const progress = new ProgressBar({
       total: steps,
       start,
@@ -437,7 +439,7 @@ export class Trainer {
       for (const prefix of prefixes) {
         const t = tensors[`${prefix}${name}`];
         if (t === undefined || t.shape.length !== variable.shape.length || t.shape.some((d, i) => d !== variable.shape[i])) {
-          rangeFail(where, `the checkpoint's "${prefix}${name}"`, `a tensor [${variable.shape.join(', ')}]`, t === undefined ? undefined : `[${t.shape.join(', ')}]`);
+          rangeFail(where, `the checkpoint's "${prefix}${name}"`, `a tensor [${variable.shape.join(', ')}]`, t === undefined ? undefined : shapeText(t.shape));
         }
       }
     }

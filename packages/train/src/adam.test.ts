@@ -1,0 +1,171 @@
+import * as tf from '@tensorflow/tfjs';
+import fc from 'fast-check';
+import { beforeAll, describe, expect, test } from 'vitest';
+import { expectClose, expectNoLeak } from '@mtd/testkit';
+import { createRng } from '@mtd/random';
+import { Adam, learningRateAt, type AdamOptions } from './adam.js';
+import type { NamedVariable } from './variables.js';
+
+beforeAll(async () => {
+  await tf.setBackend('cpu');
+});
+
+/** PyTorch's Adam/AdamW step, literally, in float64 on plain arrays. */
+function referenceAdam(p0: number[], grads: number[][], scales: number[], o: Required<Omit<AdamOptions, 'decaySteps'>> & { decaySteps?: number }) {
+  const p = [...p0];
+  const m = p.map(() => 0);
+  const v = p.map(() => 0);
+  grads.forEach((g, j) => {
+    const k = j + 1;
+    let lr = o.lr;
+    if (o.warmupSteps > 0 && k < o.warmupSteps) lr = (o.lr * k) / o.warmupSteps;
+    else if (o.decaySteps !== undefined && o.decaySteps > o.warmupSteps) {
+      const q = Math.min(1, (k - o.warmupSteps) / (o.decaySteps - o.warmupSteps));
+      lr = o.lr * (o.finalFraction + (1 - o.finalFraction) * 0.5 * (1 + Math.cos(Math.PI * q)));
+    }
+    for (let i = 0; i < p.length; i++) {
+      const gi = g[i]! * scales[j]!;
+      p[i] = p[i]! * (1 - lr * o.weightDecay);
+      m[i] = o.beta1 * m[i]! + (1 - o.beta1) * gi;
+      v[i] = o.beta2 * v[i]! + (1 - o.beta2) * gi * gi;
+      const mHat = m[i]! / (1 - o.beta1 ** k);
+      const denom = Math.sqrt(v[i]!) / Math.sqrt(1 - o.beta2 ** k) + o.epsilon;
+      p[i] = p[i]! - (lr * mHat) / denom;
+    }
+  });
+  return { p, m, v };
+}
+
+function variables(values: number[][]): NamedVariable[] {
+  return values.map((v, i) => ({ name: `v${i}`, variable: tf.variable(tf.tensor1d(v)) }));
+}
+
+describe('Adam', () => {
+  test('matches the float64 reference (bias correction, warm-up, cosine decay, AdamW decay, gradient scale): 100 fast-check cases', () => {
+    fc.assert(
+      fc.property(
+        fc.record({
+          lr: fc.double({ min: 1e-4, max: 0.1, noNaN: true }),
+          beta1: fc.constantFrom(0, 0.5, 0.9),
+          beta2: fc.constantFrom(0.9, 0.999),
+          epsilon: fc.constantFrom(1e-8, 1e-3),
+          weightDecay: fc.constantFrom(0, 0.01, 0.1),
+          warmupSteps: fc.integer({ min: 0, max: 4 }),
+          finalFraction: fc.constantFrom(0, 0.1),
+          decay: fc.boolean(),
+          steps: fc.integer({ min: 1, max: 6 }),
+          seed: fc.integer({ min: 0, max: 1e6 }),
+        }),
+        (c) => {
+          const rng = createRng(c.seed);
+          const p0 = Array.from({ length: 5 }, () => rng.normal());
+          const grads = Array.from({ length: c.steps }, () => Array.from({ length: 5 }, () => rng.normal()));
+          const scales = Array.from({ length: c.steps }, () => (rng.uniform() < 0.5 ? 1 : rng.uniform()));
+          const options = {
+            lr: c.lr,
+            beta1: c.beta1,
+            beta2: c.beta2,
+            epsilon: c.epsilon,
+            weightDecay: c.weightDecay,
+            warmupSteps: c.warmupSteps,
+            finalFraction: c.finalFraction,
+            ...(c.decay ? { decaySteps: c.steps + 2 } : {}),
+          };
+          const ref = referenceAdam(p0, grads, scales, options);
+          const vars = variables([p0.slice(0, 2), p0.slice(2)]);
+          const adam = new Adam(vars, options);
+          grads.forEach((g, j) => {
+            tf.tidy(() => adam.apply({ v0: tf.tensor1d(g.slice(0, 2)), v1: tf.tensor1d(g.slice(2)) }, scales[j]));
+          });
+          const got = [...vars[0]!.variable.dataSync(), ...vars[1]!.variable.dataSync()];
+          expectClose(got, ref.p, { rtol: 1e-5, atol: 1e-6, label: 'parameters' });
+          const slots = adam.slots();
+          expectClose([...slots['m/v0']!.dataSync(), ...slots['m/v1']!.dataSync()], ref.m, { rtol: 1e-5, atol: 1e-7, label: 'm' });
+          expectClose([...slots['v/v0']!.dataSync(), ...slots['v/v1']!.dataSync()], ref.v, { rtol: 1e-5, atol: 1e-9, label: 'v' });
+          expect(adam.count).toBe(c.steps);
+          adam.dispose();
+          vars.forEach((v) => v.variable.dispose());
+        },
+      ),
+      { numRuns: 100 },
+    );
+  });
+
+  test('the first update moves every coordinate by about lr (Adam is scale-free)', () => {
+    const vars = variables([[0, 0, 0]]);
+    const adam = new Adam(vars, { lr: 0.01 });
+    tf.tidy(() => adam.apply({ v0: tf.tensor1d([1e-3, -5, 300]) }));
+    expectClose(vars[0]!.variable.dataSync(), [-0.01, 0.01, -0.01], { rtol: 1e-4 });
+    adam.dispose();
+    vars[0]!.variable.dispose();
+  });
+
+  test('a variable without a gradient is left alone, moments included', () => {
+    const vars = variables([[1, 2], [3]]);
+    const adam = new Adam(vars, { lr: 0.1 });
+    tf.tidy(() => adam.apply({ v0: tf.tensor1d([1, 1]) }));
+    expect(Array.from(vars[1]!.variable.dataSync())).toEqual([3]);
+    expect(Array.from(adam.slots()['m/v1']!.dataSync())).toEqual([0]);
+    expect(vars[0]!.variable.dataSync()[0]).toBeCloseTo(0.9, 5);
+    adam.dispose();
+    vars.forEach((v) => v.variable.dispose());
+  });
+
+  test('learning-rate schedule: linear warm-up, then constant or cosine to the final fraction', () => {
+    expect(learningRateAt(1, { lr: 1, warmupSteps: 4 })).toBe(0.25);
+    expect(learningRateAt(4, { lr: 1, warmupSteps: 4 })).toBe(1);
+    expect(learningRateAt(100, { lr: 1, warmupSteps: 4 })).toBe(1);
+    expect(learningRateAt(1, { lr: 2 })).toBe(2);
+    expect(learningRateAt(10, { lr: 1, decaySteps: 10, finalFraction: 0.1 })).toBeCloseTo(0.1, 12);
+    expect(learningRateAt(5, { lr: 1, decaySteps: 10 })).toBeCloseTo(0.5, 12);
+    expect(learningRateAt(12, { lr: 1, warmupSteps: 2, decaySteps: 12, finalFraction: 0 })).toBeCloseTo(0, 12);
+    expect(learningRateAt(50, { lr: 1, warmupSteps: 2, decaySteps: 12, finalFraction: 0.2 })).toBeCloseTo(0.2, 12);
+  });
+
+  test('restore puts back moments and count; a later update equals the unbroken one bit for bit', () => {
+    const a = variables([[0.5, -1]]);
+    const b = variables([[0.5, -1]]);
+    const o = { lr: 0.05, warmupSteps: 2, weightDecay: 0.01 };
+    const adamA = new Adam(a, o);
+    const adamB = new Adam(b, o);
+    const g = (x: number) => ({ v0: tf.tensor1d([x, -2 * x]) });
+    for (const x of [1, 0.3]) {
+      tf.tidy(() => adamA.apply(g(x)));
+      tf.tidy(() => adamB.apply(g(x)));
+    }
+    const saved = Object.fromEntries(Object.entries(adamA.slots()).map(([k, t]) => [k, { shape: t.shape, data: t.dataSync() as Float32Array }]));
+    const fresh = new Adam(b, o);
+    fresh.restore(adamA.count, saved);
+    tf.tidy(() => adamA.apply(g(0.7)));
+    tf.tidy(() => fresh.apply(g(0.7)));
+    expect(Array.from(b[0]!.variable.dataSync())).toEqual(Array.from(a[0]!.variable.dataSync()));
+    expect(() => fresh.restore(1, {})).toThrow(/Adam.restore: slots\["m\/v0"\] must be present/);
+    [adamA, adamB, fresh].forEach((x) => x.dispose());
+    [...a, ...b].forEach((v) => v.variable.dispose());
+  });
+
+  test('leaves no tensors behind', async () => {
+    const vars = variables([[1, 2, 3]]);
+    const adam = new Adam(vars, { lr: 0.1, weightDecay: 0.1 });
+    const g = { v0: tf.tensor1d([1, 2, 3]) };
+    await expectNoLeak(() => {
+      for (let i = 0; i < 5; i++) adam.apply(g, 0.5);
+    }, 'Adam.apply');
+    tf.dispose(g);
+    adam.dispose();
+    vars[0]!.variable.dispose();
+  });
+
+  test('bad options and gradients are named', () => {
+    const vars = variables([[1, 2]]);
+    expect(() => new Adam(vars, { lr: 0 })).toThrow('Adam: options.lr must be a finite number > 0, got 0');
+    expect(() => new Adam(vars, { lr: 1, beta1: 1 })).toThrow(/options.beta1 must be a finite number >= 0 and < 1, got 1/);
+    expect(() => new Adam(vars, { lr: 1, warmupSteps: 1.5 })).toThrow(/options.warmupSteps must be an integer >= 0, got 1.5/);
+    expect(() => new Adam([...vars, ...vars], { lr: 1 })).toThrow(/variables\[1\].name must be unique/);
+    const adam = new Adam(vars, { lr: 1 });
+    expect(() => tf.tidy(() => adam.apply({ v0: tf.tensor1d([1, 2, 3]) }))).toThrow(/grads\["v0"\] must be shaped like the variable \[2\]/);
+    expect(() => tf.tidy(() => adam.apply({ v0: tf.tensor1d([1, 2]) }, -1))).toThrow(/gradScale must be a finite number >= 0/);
+    adam.dispose();
+    vars[0]!.variable.dispose();
+  });
+});
