@@ -85,14 +85,14 @@ describe('U-Net across backends', () => {
     }
   });
 
-  it('gradients of every parameter agree with cpu on wasm and webgpu (registered kernels included)', { timeout: 300_000 }, async () => {
-    const grads = async (name: BackendName) =>
+  it('gradients of every parameter agree with cpu on wasm and webgpu, plain and checkpointed', { timeout: 300_000 }, async () => {
+    const grads = async (name: BackendName, checkpoint = false) =>
       withBackend(name, async () => {
         const u = createUNet(config);
         u.fromSafetensors(weights);
         const input = inputs();
         const eps = tf.tensor4d(data.eps, [B, 8, 8, 2]);
-        const { value, grads } = tf.variableGrads(() => tf.mean(tf.square(tf.sub(u.forward(input).eps, eps))) as tf.Scalar, u.variables);
+        const { value, grads } = tf.variableGrads(() => tf.mean(tf.square(tf.sub(u.forward({ ...input, checkpoint }).eps, eps))) as tf.Scalar, u.variables);
         const out = await Promise.all(u.variables.map(async (v) => grads[v.name]!.data()));
         tf.dispose([value, eps, ...Object.values(grads), ...Object.values(input)]);
         const names = u.parameterNames;
@@ -101,10 +101,12 @@ describe('U-Net across backends', () => {
       });
     const ref = await grads('cpu');
     for (const name of backends.filter((b) => b !== 'cpu')) {
-      const got = await grads(name);
-      ref.out.forEach((g, i) => {
-        expect(relDiff(got.out[i]!, g), `${name} ${ref.names[i]}`).toBeLessThan(1e-3);
-      });
+      for (const checkpoint of [false, true]) {
+        const got = await grads(name, checkpoint);
+        ref.out.forEach((g, i) => {
+          expect(relDiff(got.out[i]!, g), `${name}${checkpoint ? ' (checkpointed)' : ''} ${ref.names[i]}`).toBeLessThan(1e-4);
+        });
+      }
     }
   });
 
