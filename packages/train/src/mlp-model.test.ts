@@ -42,9 +42,9 @@ describe('mlpModel', () => {
 
   test('the conditioning path: a dropped example (presence 0) is exactly the unknown input; a known one differs', () => {
     tf.tidy(() => {
-      const none = model.forward({ zt, t, known: {} }).eps.arraySync();
-      const both = model.forward({ zt, t, known: { label: p, rep: r } }).eps.arraySync();
-      const mixed = model.forward({ zt, t, known: { label: p, rep: r }, present: { label: tf.tensor1d([0, 1]), rep: tf.tensor1d([0, 1]) } }).eps.arraySync();
+      const none = model.forward({ zt, t, known: {} }).eps.arraySync() as number[][];
+      const both = model.forward({ zt, t, known: { label: p, rep: r } }).eps.arraySync() as number[][];
+      const mixed = model.forward({ zt, t, known: { label: p, rep: r }, present: { label: tf.tensor1d([0, 1]), rep: tf.tensor1d([0, 1]) } }).eps.arraySync() as number[][];
       expect(mixed[0]).toEqual(none[0]);
       expect(mixed[1]).toEqual(both[1]);
       expect(both[0]).not.toEqual(none[0]);
@@ -53,8 +53,8 @@ describe('mlpModel', () => {
 
   test('examples are independent (the sampler needs it): a batch of 2 equals two batches of 1', () => {
     tf.tidy(() => {
-      const whole = model.forward({ zt, t, known: { label: p } }).eps.arraySync();
-      const one = model.forward({ zt: tf.slice(zt, [1, 0], [1, 3]), t: tf.slice(t, [1], [1]), known: { label: tf.slice(p, [1, 0], [1, 2]) } }).eps.arraySync();
+      const whole = model.forward({ zt, t, known: { label: p } }).eps.arraySync() as number[][];
+      const one = model.forward({ zt: tf.slice(zt, [1, 0], [1, 3]), t: tf.slice(t, [1], [1]), known: { label: tf.slice(p, [1, 0], [1, 2]) } }).eps.arraySync() as number[][];
       expect(one[0]).toEqual(whole[1]);
     });
   });
