@@ -41,3 +41,19 @@ export {
 } from './checkpoint.js';
 export { JsonlLog } from './log.js';
 export { ProgressBar, formatDuration, type ProgressOptions, type ProgressStream, type ProgressUpdate } from './progress.js';
+export { mtModel, MtModel, type MtModelOptions, type ConditioningPath } from './mt-model.js';
+export { unetLabelEncoder, type UnetLabelEncoderOptions } from './unet-label-encoder.js';
+export {
+  validateConfig,
+  DATASET_MODALITIES,
+  type ExperimentConfig,
+  type DataConfig,
+  type DatasetName,
+  type ScheduleConfig,
+  type MlpConfig,
+  type UnetModelConfig,
+  type ModalityConfig,
+  type WeightConfig,
+  type TrainConfig,
+} from './config.js';
+export { buildExperiment, type Experiment } from './experiment.js';
