@@ -1,11 +1,19 @@
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { writeJsonAtomic } from '@mtd/io';
+import { UsageError } from './args.js';
+import { EVAL_USAGE, evalCommand } from './eval-command.js';
 import { forwardDemo } from './forward-demo.js';
+import { SAMPLE_USAGE, sampleCommand } from './sample-command.js';
+import { TRAIN_USAGE, trainCommand } from './train-command.js';
 
 const USAGE = `usage: mtd <command> [options]
 
 commands:
+  train     train an MT-Diffusion model from a JSON config (checkpoints, log, resume)
+  sample    generate every modality (or some, given the others) from a checkpoint
+  eval      measure a checkpoint (label read-out, mixture statistics, FID & co. on
+            the project's Fashion-MNIST features)
   demo      print a noise schedule and draw z_t through the forward aggregation,
             checked against the closed-form marginal (MATH.md 2)
   help      this text
@@ -16,7 +24,19 @@ demo options:
   --samples N                z_t samples per timestep (default 400)
   --seed N                   seed for every random draw (default 0)
   --out FILE                 also write the report as JSON (atomically)
+
+${TRAIN_USAGE}
+
+${SAMPLE_USAGE}
+
+${EVAL_USAGE}
 `;
+
+const COMMANDS: Record<string, (args: readonly string[], log: (line: string) => void) => Promise<number>> = {
+  train: trainCommand,
+  sample: sampleCommand,
+  eval: evalCommand,
+};
 
 /** Runs the `mtd` command line; returns the exit code (2 for usage errors). */
 export async function runCli(argv: readonly string[], log: (line: string) => void = console.log): Promise<number> {
@@ -24,6 +44,18 @@ export async function runCli(argv: readonly string[], log: (line: string) => voi
   if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
     log(USAGE);
     return command === undefined ? 2 : 0;
+  }
+  const run = COMMANDS[command];
+  if (run !== undefined) {
+    try {
+      return await run(rest, log);
+    } catch (e) {
+      if (e instanceof UsageError) {
+        log(`${e.message}\n\n${USAGE}`);
+        return 2;
+      }
+      throw e;
+    }
   }
   if (command !== 'demo') {
     log(`mtd: unknown command "${command}"\n\n${USAGE}`);
