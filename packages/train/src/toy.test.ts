@@ -82,6 +82,7 @@ describe('a trained MLP on the mixture toy', () => {
   test('joint generation recovers the mixture and the label agrees with the point', async () => {
     const N = 600;
     const s = await generate({ batchSize: N });
+    console.info(`mixture toy, joint: counts ${s.counts.join(' / ')} of ${N}, label agreement ${s.agreement}, off-data ${s.far}`);
     // Frequencies within 5 binomial standard errors of pi_k (measured: 296 / 178 / 126 of 600).
     s.counts.forEach((n, c) => {
       const p = toy.weights[c]!;
@@ -111,6 +112,8 @@ describe('a trained MLP on the mixture toy', () => {
     const labels = tf.tensor1d(given, 'int32');
     const s = await generate({ batchSize: N, known: { label: labels }, seed: 7 });
     labels.dispose();
+    const perLabel = [0, 1, 2].map((c) => s.nearest.filter((k, i) => given[i] === c && k === c).length);
+    console.info(`mixture toy, given the label: ${perLabel.join(' / ')} of ${N / K} each in the given component`);
     for (let c = 0; c < K; c++) {
       let hits = 0;
       s.nearest.forEach((k, i) => {

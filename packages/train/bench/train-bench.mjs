@@ -1,0 +1,43 @@
+// Training throughput of the example configs: node bench/train-bench.mjs [--backends cpu,wasm] [--steps 20] [--configs mixture,tiny-unet]
+// Builds each config's experiment, runs a warm-up step, then times `--steps` Trainer steps (one
+// loss read-back per step, as in real training). Timing lives here, never in a test.
+import { readFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import * as tf from '@tensorflow/tfjs';
+import { releaseBackend, selectBackend } from '@mtd/backend';
+import { buildExperiment, Trainer, validateConfig } from '@mtd/train';
+
+const { values } = parseArgs({
+  options: { backends: { type: 'string', default: 'cpu,wasm' }, steps: { type: 'string', default: '20' }, configs: { type: 'string', default: 'mixture,tiny-unet' } },
+});
+const here = new URL('.', import.meta.url);
+const configs = {
+  mixture: async () => JSON.parse(await readFile(new URL('../configs/mixture.json', here), 'utf8')),
+  'tiny-unet': async () => ({
+    data: { dataset: 'shapes', batchSize: 8, size: 16, count: 64, maskK: 2 },
+    schedule: { T: 100 },
+    model: { type: 'unet', baseChannels: 16, channelMults: [1, 2], numResBlocks: 1, attentionResolutions: [8], groups: 8 },
+    modalities: { masked: { weight: 0.2 } },
+    train: { steps: 1, lr: 1e-4, clipGradNorm: 1 },
+  }),
+  'fashion-label': async () => JSON.parse(await readFile(new URL('../configs/fashion-mnist-label.json', here), 'utf8')),
+};
+const steps = Number(values.steps);
+for (const backendName of values.backends.split(',')) {
+  await selectBackend(backendName);
+  for (const name of values.configs.split(',')) {
+    const config = validateConfig(await configs[name]());
+    const exp = await buildExperiment(config);
+    const trainer = new Trainer({ ...exp.trainerOptions(0), data: exp.trainingData(0) });
+    await trainer.trainStep();
+    const t0 = performance.now();
+    for (let i = 0; i < steps; i++) await trainer.trainStep();
+    const s = (performance.now() - t0) / 1000;
+    const B = config.data.batchSize;
+    console.log(`${backendName.padEnd(6)} ${name.padEnd(14)} ${String(exp.model.parameterCount()).padStart(9)} params  batch ${String(B).padStart(3)}  ${(steps / s).toFixed(2).padStart(7)} steps/s  ${((steps * B) / s).toFixed(1).padStart(8)} img/s  (${tf.memory().numTensors} tensors)`);
+    trainer.dispose();
+    exp.dispose();
+  }
+}
+await releaseBackend();
+process.exit(0);
