@@ -1,7 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { checkInt, fail } from './nn/checks.js';
-import { conv2d, groupNorm, linear, silu } from './nn/layers.js';
-import type { Conv, Dense, Norm } from './nn/params.js';
+import { checkInt, conv2d, fail, groupNorm, linear, silu, type Conv, type Dense, type Norm } from '@mtd/nn';
 import { BaseHead, checkTap, type HeadContext, type TapName } from './head.js';
 
 export interface ClassifierHeadOptions {

@@ -1,8 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { createRng } from '@mtd/random';
 import { decodeSafetensors, encodeSafetensors, loadSafetensors, saveSafetensors, type SafeTensor } from '@mtd/io';
-import { checkInt, fail } from './nn/checks.js';
-import { assignFromSafeTensors, paramsToSafeTensors, ParamStore, type Param } from './nn/params.js';
+import { assignFromSafeTensors, checkInt, fail, ParamStore, paramsToSafeTensors, type Param } from '@mtd/nn';
 
 /**
  * The backbone output a head reads. `middle` and `decoderFeatures` are @mtd/unet's taps; `eps`

@@ -1,7 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { checkInt, fail } from './nn/checks.js';
-import { linear } from './nn/layers.js';
-import type { Dense } from './nn/params.js';
+import { checkInt, fail, linear, type Dense } from '@mtd/nn';
 import { BaseHead, checkKind, checkTap, type HeadContext, type HeadKind, type TapName } from './head.js';
 
 export interface MiddleMlpHeadOptions {

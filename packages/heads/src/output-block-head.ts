@@ -1,7 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { checkInt, fail } from './nn/checks.js';
-import { conv2d, groupNorm, silu } from './nn/layers.js';
-import type { Conv, Norm } from './nn/params.js';
+import { checkInt, conv2d, fail, groupNorm, silu, type Conv, type Norm } from '@mtd/nn';
 import { BaseHead, checkKind, checkTap, type HeadContext, type HeadKind, type TapName } from './head.js';
 
 export interface OutputBlockHeadOptions {

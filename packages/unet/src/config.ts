@@ -1,4 +1,4 @@
-import { checkInt, fail } from './checks.js';
+import { checkInt, fail } from '@mtd/nn';
 
 /**
  * Architecture of an ADM-style U-Net (Dhariwal & Nichol 2021, guided-diffusion's `UNetModel`),

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { createRng } from '@mtd/random';
 import { expectClose } from '@mtd/testkit';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { groupNorm, timestepEmbedding, upsample2x } from './layers.js';
+import { timestepEmbedding, upsample2x } from './layers.js';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -35,27 +35,6 @@ describe('upsample2x', () => {
         for (let j = 0; j < 2 * W; j++)
           for (let c = 0; c < C; c++) want[((n * H + (i >> 1)) * W + (j >> 1)) * C + c]! += dy[((n * 2 * H + i) * 2 * W + j) * C + c]!;
     expectClose(await g.data(), want, { rtol: 1e-6, atol: 1e-6, label: 'upsample gradient' });
-  });
-});
-
-describe('groupNorm', () => {
-  it('normalises each (example, group) over positions and channels, then applies the affine (float64 reference)', async () => {
-    const [B, P, C, G] = [2, 5, 6, 3];
-    const x = rng.fillNormal(new Float32Array(B * P * C), 1, 2);
-    const gamma = rng.fillNormal(new Float32Array(C), 1, 0.3);
-    const beta = rng.fillNormal(new Float32Array(C));
-    const out = groupNorm(tf.tensor3d(x, [B, P, C]), { gamma: tf.variable(tf.tensor1d(gamma)), beta: tf.variable(tf.tensor1d(beta)) }, G);
-    const want = new Float64Array(x.length);
-    const per = C / G;
-    for (let n = 0; n < B; n++)
-      for (let g = 0; g < G; g++) {
-        const idx: number[] = [];
-        for (let p = 0; p < P; p++) for (let c = g * per; c < (g + 1) * per; c++) idx.push((n * P + p) * C + c);
-        const mean = idx.reduce((s, i) => s + x[i]!, 0) / idx.length;
-        const v = idx.reduce((s, i) => s + (x[i]! - mean) ** 2, 0) / idx.length;
-        for (const i of idx) want[i] = ((x[i]! - mean) / Math.sqrt(v + 1e-5)) * gamma[i % C]! + beta[i % C]!;
-      }
-    expectClose(await out.data(), want, { rtol: 1e-5, atol: 1e-5, label: 'groupNorm' });
   });
 });
 

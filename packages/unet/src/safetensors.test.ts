@@ -1,12 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
 import { decodeSafetensors, encodeSafetensors, type SafeTensor } from '@mtd/io';
-import fc from 'fast-check';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createUNet, torchShape, unetFromSafetensors, type UNet, type UNetConfig } from './index.js';
-import { fromTorchLayout, toTorchLayout, type Layout } from './params.js';
 
 const config: UNetConfig = {
   imageSize: 8, inChannels: 1, baseChannels: 8, channelMults: [1, 2], numResBlocks: 1, attentionResolutions: [4], groups: 4,
@@ -119,31 +117,15 @@ describe('UNet safetensors', () => {
   });
 });
 
-describe('layout conversion', () => {
-  it('fromTorchLayout inverts toTorchLayout for every layout (property, 100 runs)', () => {
-    fc.assert(
-      fc.property(
-        fc.constantFrom<Layout>('conv2d', 'conv1d', 'linear', 'plain'),
-        fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 4, maxLength: 4 }),
-        (layout, dims) => {
-          const shape = layout === 'conv2d' ? dims : layout === 'plain' ? dims.slice(0, 1) : dims.slice(0, 2);
-          const n = shape.reduce((a, b) => a * b, 1);
-          const data = Float32Array.from({ length: n }, (_, i) => i + 0.5);
-          const torch = toTorchLayout(layout, shape, data);
-          const ts = torchShape(layout, shape);
-          expect(ts.reduce((a, b) => a * b, 1)).toBe(n);
-          expect(Array.from(fromTorchLayout(layout, shape, torch))).toEqual(Array.from(data));
-        },
-      ),
-      { numRuns: 100, seed: 1 },
-    );
-  });
-
-  it('agrees with tf.transpose', async () => {
-    const hwio = tf.randomNormal([3, 2, 4, 5]);
-    const torch = toTorchLayout('conv2d', hwio.shape, (await hwio.data()) as Float32Array);
-    expect(Array.from(torch)).toEqual(Array.from(await tf.transpose(hwio, [3, 2, 0, 1]).data()));
-    const lin = tf.randomNormal([4, 6]);
-    expect(Array.from(toTorchLayout('conv1d', lin.shape, (await lin.data()) as Float32Array))).toEqual(Array.from(await tf.transpose(lin).data()));
+describe('torchShape (re-exported from @mtd/nn)', () => {
+  it('gives the file shape of each variable from its tfjs shape', async () => {
+    const u = createUNet(config, { seed: 8 });
+    const { tensors } = decodeSafetensors(await u.toSafetensors());
+    const shapeOf = (name: string) => u.namedVariables.get(name)!.shape;
+    expect(tensors['input_blocks.0.0.weight']!.shape).toEqual(torchShape('conv2d', shapeOf('input_blocks.0.0.weight')));
+    expect(tensors['input_blocks.3.1.qkv.weight']!.shape).toEqual(torchShape('conv1d', shapeOf('input_blocks.3.1.qkv.weight')));
+    expect(tensors['time_embed.0.weight']!.shape).toEqual(torchShape('linear', shapeOf('time_embed.0.weight')));
+    expect(tensors['label_emb.weight']!.shape).toEqual(torchShape('plain', shapeOf('label_emb.weight')));
+    u.dispose();
   });
 });

@@ -1,11 +1,13 @@
 import * as tf from '@tensorflow/tfjs';
 import { createRng, type Rng } from '@mtd/random';
 import { decodeSafetensors, encodeSafetensors, loadSafetensors, saveSafetensors, type SafeTensor } from '@mtd/io';
-import { checkInt, fail } from './checks.js';
+import {
+  assignFromSafeTensors, attention, checkInt, conv2d, fail, groupNorm, linear, paramsToSafeTensors, ParamStore, silu,
+  type AttentionParams, type Conv, type Dense, type Norm, type Param,
+} from '@mtd/nn';
 import { checkpoint, variablesOf } from './checkpoint.js';
 import { resolveConfig, type ResolvedUNetConfig, type UNetConfig } from './config.js';
-import { attention, conv2d, groupNorm, linear, silu, timestepEmbedding, upsample2x, type AttentionParams } from './layers.js';
-import { assignFromSafeTensors, paramsToSafeTensors, ParamStore, type Conv, type Dense, type Norm, type Param } from './params.js';
+import { timestepEmbedding, upsample2x } from './layers.js';
 
 /** Metadata key holding the config JSON in a saved file. */
 export const CONFIG_METADATA_KEY = 'mtd.unet.config';
