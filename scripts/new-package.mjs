@@ -15,7 +15,7 @@ if (existsSync(dir)) {
 const tf = flags.includes('--tf');
 const pkg = {
   name: `@mtd/${name}`,
-  version: '0.1.0',
+  version: '0.0.0',
   description,
   license: 'MIT',
   type: 'module',
