@@ -51,7 +51,7 @@ writeFileSync(`${dir}/package.json`, JSON.stringify(pkg, null, 2) + '\n');
 writeFileSync(`${dir}/tsconfig.json`, JSON.stringify({ extends: '../../tsconfig.base.json', include: ['src'] }, null, 2) + '\n');
 writeFileSync(
   `${dir}/vitest.config.ts`,
-  "import { defineConfig } from 'vitest/config';\n\nexport default defineConfig({ test: { include: ['src/**/*.test.ts'] } });\n",
+  "import { defineConfig } from 'vitest/config';\nimport { sharedTest } from '../../vitest.shared';\n\nexport default defineConfig({ test: sharedTest });\n",
 );
 writeFileSync(`${dir}/src/index.ts`, 'export {};\n');
 console.log(`created ${dir}`);

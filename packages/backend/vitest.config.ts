@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { defineConfig } from 'vitest/config';
+import { sharedTest } from '../../vitest.shared';
 
 // WebGPU tests run on lavapipe (Mesa's CPU Vulkan driver) where there is no GPU. Pointing the
 // Vulkan loader at it alone skips probing the other installed drivers; a caller's own
@@ -9,12 +10,10 @@ if (!process.env.VK_ICD_FILENAMES && existsSync(LAVAPIPE_ICD)) process.env.VK_IC
 
 export default defineConfig({
   test: {
-    include: ['src/**/*.test.ts'],
+    ...sharedTest,
     // A live WebGPU device keeps a worker's event loop alive: child processes (not threads) and
     // a teardown that releases the backend after every file let `vitest run` finish.
     pool: 'forks',
     setupFiles: ['./src/testSetup.ts'],
-    testTimeout: 60_000,
-    hookTimeout: 60_000,
   },
 });

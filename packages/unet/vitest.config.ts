@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { defineConfig } from 'vitest/config';
+import { sharedTest } from '../../vitest.shared';
 
 // WebGPU tests run on lavapipe (Mesa's CPU Vulkan driver) where there is no GPU; a caller's own
 // VK_ICD_FILENAMES (a real GPU) wins. A Debian/Ubuntu package path, not a machine's.
@@ -8,10 +9,9 @@ if (!process.env.VK_ICD_FILENAMES && existsSync(LAVAPIPE_ICD)) process.env.VK_IC
 
 export default defineConfig({
   test: {
-    include: ['src/**/*.test.ts'],
+    ...sharedTest,
     // Child processes, not threads, so a file that touched WebGPU can be torn down.
     pool: 'forks',
     setupFiles: ['./src/test-setup.ts'],
-    testTimeout: 60_000,
   },
 });
