@@ -3,10 +3,12 @@
  *
  *   nice -n 10 pnpm --filter @mtd/metrics train-features [-- --epochs 3 --seed 0 ...]
  *
- * Options: --epochs N (5), --batch N (128), --lr X (1e-3), --schedule constant|cosine (cosine:
+ * Options: --epochs N (5), --batch N (128), --lr X (1e-3), --schedule constant|cosine (constant;
  * cosine decays the learning rate to 0 over the run), --seed N (0), --limit N (train on the
  * first N examples of each epoch's order only: a quick smoke run), --backend wasm|cpu (wasm),
- * --out PATH (weights/fmnist-features.safetensors; the JSON report goes beside it).
+ * --out PATH (weights/fmnist-features.safetensors; the JSON report goes beside it),
+ * --calibrate-only (no training: recompute the feature scales of the weights at --out and rewrite
+ * their metadata and report).
  *
  * Needs the Fashion-MNIST IDX files (`apt-get install -y dataset-fashion-mnist`, or
  * MTD_FASHION_MNIST_DIR). Seeded: initialisation and batch order come from `--seed`; the wasm
@@ -15,17 +17,24 @@
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { batches, disposeBatch, epochLength, fashionMnist, makeBatch, type Dataset } from '@mtd/datasets';
-import { saveSafetensors, writeJsonAtomic } from '@mtd/io';
+import { loadSafetensors, saveSafetensors, writeJsonAtomic } from '@mtd/io';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   FEATURE_NET_ARCH,
   featureNetForward,
+  featureNetFromSafetensors,
   featureNetToSafetensors,
+  featureScales,
   initFeatureNet,
   type FeatureNetParams,
+  type FeatureScales,
 } from '../src/feature-net.js';
+
+/** Training images the feature scales are measured on (the first ones, in file order). */
+const CALIBRATION_IMAGES = 10000;
+const CALIBRATION_NOTE = `1 / RMS per-dimension std of the head over the first ${CALIBRATION_IMAGES} training images`;
 
 interface Config {
   epochs: number;
@@ -35,6 +44,7 @@ interface Config {
   seed: number;
   limit: number | undefined;
   backend: string;
+  calibrateOnly: boolean;
   out: string;
 }
 
@@ -55,16 +65,21 @@ function parseArgs(argv: string[]): Config {
     epochs: 5,
     batch: 128,
     lr: 1e-3,
-    schedule: 'cosine',
+    schedule: 'constant',
     seed: 0,
     limit: undefined,
     backend: 'wasm',
+    calibrateOnly: false,
     out: '',
   };
   for (let i = 0; i < argv.length; i++) {
     const key = argv[i];
     const value = argv[i + 1];
     if (key === '--') continue;
+    if (key === '--calibrate-only') {
+      config.calibrateOnly = true;
+      continue;
+    }
     if (value === undefined) throw new Error(`train-feature-net: ${key} needs a value`);
     i++;
     switch (key) {
@@ -126,11 +141,48 @@ async function accuracy(params: FeatureNetParams, dataset: Dataset): Promise<num
   return correct / dataset.length;
 }
 
+/** The features/spatial scales on the first CALIBRATION_IMAGES training images. */
+async function calibrate(params: FeatureNetParams, train: Dataset): Promise<FeatureScales> {
+  const n = Math.min(CALIBRATION_IMAGES, train.length);
+  function* images(): Generator<tf.Tensor4D> {
+    for (let start = 0; start < n; start += 500) {
+      const indices = Array.from({ length: Math.min(500, n - start) }, (_, i) => start + i);
+      const batch = makeBatch(train, indices, { modalities: ['image'] });
+      yield batch['image'] as tf.Tensor4D;
+      disposeBatch(batch);
+    }
+  }
+  return featureScales(params, images());
+}
+
+function scaleMetadata(scales: FeatureScales): Record<string, string> {
+  return { featureScale: String(scales.features), spatialScale: String(scales.spatial), calibration: CALIBRATION_NOTE };
+}
+
+async function calibrateOnly(config: Config, train: Dataset): Promise<void> {
+  const file = await loadSafetensors(config.out);
+  if (file.metadata['architecture'] !== FEATURE_NET_ARCH) {
+    throw new Error(`train-feature-net: ${config.out} must hold a ${FEATURE_NET_ARCH} network, got ${file.metadata['architecture']}`);
+  }
+  const params = featureNetFromSafetensors(file.tensors, config.out);
+  const scales = await calibrate(params as FeatureNetParams, train);
+  tf.dispose(Object.values(params));
+  await saveSafetensors(config.out, file.tensors, { ...file.metadata, ...scaleMetadata(scales) });
+  const reportPath = config.out.replace(/\.safetensors$/, '') + '.json';
+  const report = existsSync(reportPath) ? (JSON.parse(readFileSync(reportPath, 'utf8')) as Record<string, unknown>) : {};
+  await writeJsonAtomic(reportPath, { ...report, featureScale: scales.features, spatialScale: scales.spatial, calibration: CALIBRATION_NOTE });
+  console.log(`feature scale ${scales.features}, spatial scale ${scales.spatial}: rewrote ${config.out} and ${reportPath}`);
+}
+
 async function main(): Promise<void> {
   const config = parseArgs(process.argv.slice(2));
   await tf.setBackend(config.backend);
   await tf.ready();
   const [train, test] = await Promise.all([fashionMnist({ split: 'train' }), fashionMnist({ split: 'test' })]);
+  if (config.calibrateOnly) {
+    await calibrateOnly(config, train);
+    return;
+  }
   const params = initFeatureNet(config.seed);
   const optimizer = tf.train.adam(config.lr);
   const perEpoch = epochLength(train, { batchSize: config.batch });
@@ -183,6 +235,7 @@ async function main(): Promise<void> {
     console.log(`epoch ${epoch + 1}: mean loss ${(lossSum / step).toFixed(4)}, test accuracy ${(100 * testAccuracy).toFixed(2)}% (${seconds.toFixed(0)} s)`);
   }
   const final = history[history.length - 1];
+  const scales = await calibrate(params, train);
   const report = {
     architecture: FEATURE_NET_ARCH,
     dataset: 'Fashion-MNIST (train 60000 / test 10000), images scaled to [-1, 1]',
@@ -192,6 +245,9 @@ async function main(): Promise<void> {
     backend: tf.getBackend(),
     config: { epochs: config.epochs, batchSize: config.batch, optimizer: 'adam', learningRate: config.lr, schedule: config.schedule, seed: config.seed, limit: config.limit ?? null },
     history,
+    featureScale: scales.features,
+    spatialScale: scales.spatial,
+    calibration: CALIBRATION_NOTE,
   };
   const tensors = await featureNetToSafetensors(params);
   await saveSafetensors(config.out, tensors, {
@@ -199,6 +255,7 @@ async function main(): Promise<void> {
     testAccuracy: String(report.testAccuracy),
     date: report.date,
     config: JSON.stringify(report.config),
+    ...scaleMetadata(scales),
   });
   const reportPath = config.out.replace(/\.safetensors$/, '') + '.json';
   await writeJsonAtomic(reportPath, report);

@@ -9,17 +9,18 @@ import {
   featureNetForward,
   featureNetFromSafetensors,
   featureNetToSafetensors,
+  featureScales,
   initFeatureNet,
   type FeatureNetParams,
 } from './feature-net.js';
 
-/** The same architecture from tfjs built-ins (conv2d, avgPool, matMul): an independent forward. */
+/** The same architecture from tfjs built-ins (conv2d, maxPool, matMul): an independent forward. */
 function referenceForward(p: Record<string, tf.Tensor>, x: tf.Tensor4D): { logits: tf.Tensor; features: tf.Tensor; spatial: tf.Tensor } {
   return tf.tidy(() => {
     const k1 = tf.reshape(p['conv1.weight']!, [3, 3, 1, 32]) as tf.Tensor4D;
     const k2 = tf.reshape(p['conv2.weight']!, [3, 3, 32, 64]) as tf.Tensor4D;
-    const h1 = tf.avgPool(tf.relu(tf.add(tf.conv2d(x, k1, 1, 'same'), p['conv1.bias']!)) as tf.Tensor4D, 2, 2, 'valid');
-    const h2 = tf.avgPool(tf.relu(tf.add(tf.conv2d(h1, k2, 1, 'same'), p['conv2.bias']!)) as tf.Tensor4D, 2, 2, 'valid');
+    const h1 = tf.maxPool(tf.relu(tf.add(tf.conv2d(x, k1, 1, 'same'), p['conv1.bias']!)) as tf.Tensor4D, 2, 2, 'valid');
+    const h2 = tf.maxPool(tf.relu(tf.add(tf.conv2d(h1, k2, 1, 'same'), p['conv2.bias']!)) as tf.Tensor4D, 2, 2, 'valid');
     const b = x.shape[0];
     const features = tf.add(tf.matMul(tf.reshape(h2, [b, -1]), p['fc1.weight'] as tf.Tensor2D), p['fc1.bias']!);
     const logits = tf.add(tf.matMul(tf.relu(features) as tf.Tensor2D, p['fc2.weight'] as tf.Tensor2D), p['fc2.bias']!);
@@ -55,7 +56,7 @@ describe('feature network', () => {
     tf.dispose([...Object.values(a), ...Object.values(b), ...Object.values(c)]);
   });
 
-  it('matches the same architecture built from tfjs conv2d / avgPool, all three heads', () => {
+  it('matches the same architecture built from tfjs conv2d / maxPool, all three heads', () => {
     const p = initFeatureNet(1);
     const x = images(3, 2);
     const ours = featureNetForward(p as FeatureNetParams, x);
@@ -67,6 +68,30 @@ describe('feature network', () => {
     expectClose(ours.logits.dataSync(), ref.logits.dataSync(), { rtol: 1e-4, atol: 1e-4, label: 'logits' });
     expectClose(ours.spatial.dataSync(), ref.spatial.dataSync(), { rtol: 1e-4, atol: 1e-4, label: 'spatial' });
     tf.dispose([...Object.values(p), x, ...Object.values(ours), ...Object.values(ref)]);
+  });
+
+  it('featureScales gives each head unit average variance on the calibration images', async () => {
+    const p = initFeatureNet(11);
+    const batches = [images(6, 12), images(5, 13)];
+    const scales = await featureScales(p as FeatureNetParams, batches);
+    const all = tf.concat(batches, 0) as tf.Tensor4D;
+    const out = featureNetForward(p as FeatureNetParams, all);
+    for (const [head, factor] of [['features', scales.features], ['spatial', scales.spatial]] as const) {
+      const t = out[head];
+      const [n, d] = t.shape;
+      const v = t.dataSync();
+      let meanVar = 0;
+      for (let j = 0; j < d; j++) {
+        let m = 0;
+        for (let i = 0; i < n; i++) m += v[i * d + j]! / n;
+        let s2 = 0;
+        for (let i = 0; i < n; i++) s2 += (factor * (v[i * d + j]! - m)) ** 2 / (n - 1);
+        meanVar += s2 / d;
+      }
+      expect(meanVar).toBeCloseTo(1, 6);
+    }
+    await expect(featureScales(p as FeatureNetParams, [images(1, 14)])).rejects.toThrow(/at least 2 images, got 1/);
+    tf.dispose([...Object.values(p), ...batches, all, ...Object.values(out)]);
   });
 
   it('round-trips through safetensors, and a mismatched file is refused by name', async () => {

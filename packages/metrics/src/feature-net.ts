@@ -1,13 +1,13 @@
 import * as tf from '@tensorflow/tfjs';
 import { createRng } from '@mtd/random';
 import type { SafeTensor } from '@mtd/io';
-import { avgPool2x2, conv3x3, matMul } from './ops.js';
+import { conv3x3, matMul, maxPool2x2 } from './ops.js';
 
 /**
  * The project's feature network: a small CNN classifier for 28x28 grey images in [-1, 1],
  *
- *   conv3x3(1 -> 32) ReLU, avgpool 2   -> 14x14x32
- *   conv3x3(32 -> 64) ReLU, avgpool 2  -> 7x7x64      ("spatial" map, for sFID)
+ *   conv3x3(1 -> 32) ReLU, maxpool 2   -> 14x14x32
+ *   conv3x3(32 -> 64) ReLU, maxpool 2  -> 7x7x64      ("spatial" map, for sFID)
  *   dense(3136 -> 64)                  -> 64          ("features", for FID / KID / precision-recall)
  *   ReLU, dense(64 -> 10)              -> 10 logits   (for the Inception-style score)
  *
@@ -15,7 +15,7 @@ import { avgPool2x2, conv3x3, matMul } from './ops.js';
  * epoch of Fashion-MNIST trains in minutes on the wasm backend. Plain tfjs ops over tf.Variables
  * (no tfjs-layers); the convolutions are im2col + matMul (`ops.ts`).
  */
-export const FEATURE_NET_ARCH = 'mtd-fmnist-cnn-v1';
+export const FEATURE_NET_ARCH = 'mtd-fmnist-cnn-v2';
 
 /** Input height and width. */
 export const FEATURE_NET_INPUT = 28;
@@ -81,10 +81,10 @@ export function featureNetForward(params: FeatureNetParams, images: tf.Tensor4D)
   return tf.tidy(() => {
     const p = params as Record<string, tf.Tensor>;
     const b = images.shape[0];
-    const h1 = avgPool2x2(
+    const h1 = maxPool2x2(
       tf.relu(tf.add(conv3x3(images, p['conv1.weight'] as tf.Tensor2D, { inputGradient: false }), p['conv1.bias']!)) as tf.Tensor4D,
     );
-    const h2 = avgPool2x2(tf.relu(tf.add(conv3x3(h1, p['conv2.weight'] as tf.Tensor2D), p['conv2.bias']!)) as tf.Tensor4D);
+    const h2 = maxPool2x2(tf.relu(tf.add(conv3x3(h1, p['conv2.weight'] as tf.Tensor2D), p['conv2.bias']!)) as tf.Tensor4D);
     const flat = tf.reshape(h2, [b, FLAT]) as tf.Tensor2D;
     const features = tf.add(matMul(flat, p['fc1.weight'] as tf.Tensor2D), p['fc1.bias']!) as tf.Tensor2D;
     const logits = tf.add(matMul(tf.relu(features), p['fc2.weight'] as tf.Tensor2D), p['fc2.bias']!) as tf.Tensor2D;
@@ -123,4 +123,61 @@ export function featureNetFromSafetensors(tensors: Record<string, SafeTensor>, s
     out[name] = tf.tensor(tensors[name]!.data as Float32Array, [...shape], 'float32');
   }
   return out;
+}
+
+export interface FeatureScales {
+  /** Multiplier of the `features` head. */
+  readonly features: number;
+  /** Multiplier of the `spatial` head. */
+  readonly spatial: number;
+}
+
+/**
+ * The constants that bring each head to unit average variance on calibration images:
+ * `1 / sqrt(mean_j Var(h_j))` over the head's dimensions `j`, in float64. One global factor per
+ * head, so distances keep their geometry (FID scales by the factor squared, precision/recall do
+ * not change) while KID's cubic kernel `(x.y / d + 1)^3`, which assumes coordinates of order 1,
+ * stays in a sensible range. The training script stores them in the weights' metadata.
+ */
+export async function featureScales(params: FeatureNetParams, batches: Iterable<tf.Tensor4D>): Promise<FeatureScales> {
+  const acc = { features: new Welford(FEATURE_NET_FEATURES), spatial: new Welford(SPATIAL_FEATURES) };
+  for (const images of batches) {
+    const out = featureNetForward(params, images);
+    const [f, s] = await Promise.all([out.features.data(), out.spatial.data()]);
+    tf.dispose([out.features, out.logits, out.spatial]);
+    acc.features.add(f as Float32Array);
+    acc.spatial.add(s as Float32Array);
+  }
+  return { features: 1 / Math.sqrt(acc.features.meanVariance()), spatial: 1 / Math.sqrt(acc.spatial.meanVariance()) };
+}
+
+/** Running per-dimension mean and variance (Welford), rows of `d` values at a time. */
+class Welford {
+  private n = 0;
+  private readonly mean: Float64Array;
+  private readonly m2: Float64Array;
+  constructor(private readonly d: number) {
+    this.mean = new Float64Array(d);
+    this.m2 = new Float64Array(d);
+  }
+  add(rows: Float32Array): void {
+    for (let base = 0; base < rows.length; base += this.d) {
+      this.n++;
+      for (let j = 0; j < this.d; j++) {
+        const x = rows[base + j]!;
+        const delta = x - this.mean[j]!;
+        this.mean[j]! += delta / this.n;
+        this.m2[j]! += delta * (x - this.mean[j]!);
+      }
+    }
+  }
+  /** Mean over dimensions of the unbiased per-dimension variance. */
+  meanVariance(): number {
+    if (this.n < 2) throw new RangeError(`featureScales: batches must hold at least 2 images, got ${this.n}`);
+    let s = 0;
+    for (let j = 0; j < this.d; j++) s += this.m2[j]! / (this.n - 1);
+    const v = s / this.d;
+    if (!(v > 0)) throw new RangeError('featureScales: the features must vary over the calibration images, got zero variance');
+    return v;
+  }
 }

@@ -48,11 +48,13 @@ describe('feature network on wasm', () => {
   });
 
   it('a few Adam steps on wasm lower the loss on a small batch', async () => {
+    // On wasm, the backend training uses (the cpu backend needs ~2 s per step here). Tensors are
+    // made after the switch, as in the training script: tfjs-backend-wasm 4.22 can fail with
+    // "detached ArrayBuffer" when tensors moved over from the cpu backend make its heap grow.
+    await tf.setBackend('wasm');
     const p = initFeatureNet(7);
     const x = images(16, 8);
     const y = tf.oneHot(tf.tensor1d(Array.from({ length: 16 }, (_, i) => i % 10), 'int32'), 10);
-    // On wasm, the backend training uses (the cpu backend needs ~2 s per step here).
-    await tf.setBackend('wasm');
     const optimizer = tf.train.adam(1e-3);
     const losses: number[] = [];
     for (let s = 0; s < 6; s++) {

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { featureNetToSafetensors, initFeatureNet, type FeatureNetParams } from './feature-net.js';
+import { FEATURE_NET_ARCH, featureNetToSafetensors, initFeatureNet, type FeatureNetParams } from './feature-net.js';
 import { FMNIST_FEATURES_NAME, fmnistFeatures } from './fmnist-features.js';
 
 /** The loader's contract, on randomly initialised weights written to a temporary file. */
@@ -17,7 +17,7 @@ describe('fmnistFeatures (loader, on temporary weights)', () => {
     await tf.setBackend('cpu');
     const params = initFeatureNet(1);
     await saveSafetensors(path, await featureNetToSafetensors(params as FeatureNetParams), {
-      architecture: 'mtd-fmnist-cnn-v1',
+      architecture: FEATURE_NET_ARCH,
       testAccuracy: '0.5',
     });
     tf.dispose(Object.values(params));
@@ -67,6 +67,35 @@ describe('fmnistFeatures (loader, on temporary weights)', () => {
     const before = tf.memory().numTensors;
     ex.dispose();
     expect(tf.memory().numTensors).toBe(before - 8);
+  });
+
+  it("applies the metadata's featureScale / spatialScale to those heads only", async () => {
+    const scaledPath = join(dir, 'scaled.safetensors');
+    const params = initFeatureNet(1);
+    await saveSafetensors(scaledPath, await featureNetToSafetensors(params as FeatureNetParams), {
+      architecture: FEATURE_NET_ARCH,
+      featureScale: '2',
+      spatialScale: '0.5',
+    });
+    tf.dispose(Object.values(params));
+    const plain = await fmnistFeatures({ weightsPath: path });
+    const scaled = await fmnistFeatures({ weightsPath: scaledPath });
+    expect(plain.scales).toEqual({ features: 1, spatial: 1 });
+    expect(scaled.scales).toEqual({ features: 2, spatial: 0.5 });
+    const x = batch(2);
+    const a = await plain.extract(x);
+    const b = await scaled.extract(x);
+    expect(Array.from(b.features[1]!)).toEqual(Array.from(a.features[1]!).map((v) => 2 * v));
+    expect(Array.from(b.spatial[0]!)).toEqual(Array.from(a.spatial[0]!).map((v) => 0.5 * v));
+    expect(Array.from(b.logits[0]!)).toEqual(Array.from(a.logits[0]!));
+    x.dispose();
+    plain.dispose();
+    scaled.dispose();
+    const badPath = join(dir, 'bad-scale.safetensors');
+    const p2 = initFeatureNet(1);
+    await saveSafetensors(badPath, await featureNetToSafetensors(p2 as FeatureNetParams), { featureScale: '-1' });
+    tf.dispose(Object.values(p2));
+    await expect(fmnistFeatures({ weightsPath: badPath })).rejects.toThrow(/the featureScale in .* must be a finite number > 0, got "-1"/);
   });
 
   it('rejects bad input with clear errors', async () => {

@@ -13,6 +13,7 @@ import {
   featureNetForward,
   featureNetFromSafetensors,
   type FeatureNetParams,
+  type FeatureScales,
 } from './feature-net.js';
 
 /** The name results computed with the shipped network carry: "FID (fmnist features)". */
@@ -36,6 +37,8 @@ export interface FmnistFeatureExtractor extends FeatureExtractor {
   readonly spatialDim: number;
   /** Test-set accuracy recorded in the weights file by the training script (NaN if absent). */
   readonly testAccuracy: number;
+  /** The factors applied to the features and spatial heads (from the weights' metadata; 1 if absent). */
+  readonly scales: FeatureScales;
   /** The weights file's metadata. */
   readonly metadata: Readonly<Record<string, string>>;
   logits(images: tf.Tensor4D): Promise<Float64Array[]>;
@@ -53,7 +56,9 @@ export interface FmnistFeatureExtractor extends FeatureExtractor {
  * Heads: `features` = the 64 penultimate activations before the ReLU (a rectified layer has a
  * point mass at 0 that a Gaussian fits badly, and units that never fire on a set would make its
  * covariance singular); `logits` = the 10 class logits; `spatialFeatures` = the first 8 channels
- * of the 7x7 map after the second conv block (392 numbers, see `SFID_CHANNELS`).
+ * of the 7x7 map after the second conv block (392 numbers, see `SFID_CHANNELS`). The features and
+ * spatial heads are multiplied by the constants in the weights' metadata (`featureScale`,
+ * `spatialScale`) that give them unit average variance on training images (`featureScales`).
  *
  * Input: `[N, 28, 28, 1]` grey images in [-1, 1] (the diffusion models' range, black = -1), or
  * `[N, 32, 32, 1]` (the 28 -> 32 padding of `@mtd/datasets`' batcher, centre-cropped back).
@@ -78,6 +83,10 @@ export async function fmnistFeatures(options: FmnistFeaturesOptions = {}): Promi
   }
   let params: Record<string, tf.Tensor> | undefined = featureNetFromSafetensors(file.tensors, path);
   const testAccuracy = Number(file.metadata['testAccuracy'] ?? Number.NaN);
+  const scales: FeatureScales = {
+    features: readScale(where, path, file.metadata, 'featureScale'),
+    spatial: readScale(where, path, file.metadata, 'spatialScale'),
+  };
 
   const live = (): FeatureNetParams => {
     if (params === undefined) throw new Error(`${where}: this extractor has been disposed`);
@@ -94,7 +103,12 @@ export async function fmnistFeatures(options: FmnistFeaturesOptions = {}): Promi
     });
     input.dispose();
     try {
-      return await Promise.all(outs.map((t) => tensorToRows(t)));
+      const rows = await Promise.all(outs.map((t) => tensorToRows(t)));
+      heads.forEach((h, i) => {
+        const factor = h === 'features' ? scales.features : h === 'spatial' ? scales.spatial : 1;
+        if (factor !== 1) for (const row of rows[i]!) for (let j = 0; j < row.length; j++) row[j]! *= factor;
+      });
+      return rows;
     } finally {
       tf.dispose(outs);
     }
@@ -106,6 +120,7 @@ export async function fmnistFeatures(options: FmnistFeaturesOptions = {}): Promi
     numClasses: FEATURE_NET_CLASSES,
     spatialDim: SPATIAL_FEATURES,
     testAccuracy,
+    scales,
     metadata: Object.freeze({ ...file.metadata }),
     async features(images) {
       return (await forward(images, ['features']))[0]!;
@@ -125,6 +140,16 @@ export async function fmnistFeatures(options: FmnistFeaturesOptions = {}): Promi
       params = undefined;
     },
   };
+}
+
+function readScale(where: string, path: string, metadata: Record<string, string>, key: string): number {
+  const raw = metadata[key];
+  if (raw === undefined) return 1;
+  const value = Number(raw);
+  if (!(value > 0) || !Number.isFinite(value)) {
+    throw new RangeError(`${where}: the ${key} in ${path} must be a finite number > 0, got ${JSON.stringify(raw)}`);
+  }
+  return value;
 }
 
 /** Checks shape and range and returns a `[N, 28, 28, 1]` tensor the caller disposes. */

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { expectClose, expectNoLeak } from '@mtd/testkit';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { avgPool2x2, conv3x3, im2col3x3, matMul } from './ops.js';
+import { conv3x3, im2col3x3, matMul, maxPool2x2 } from './ops.js';
 
 describe('feature-net ops against tfjs built-ins (cpu backend)', () => {
   beforeAll(async () => {
@@ -49,22 +49,29 @@ describe('feature-net ops against tfjs built-ins (cpu backend)', () => {
     expectClose(gb!.dataSync(), rb!.dataSync(), { rtol: 1e-6, atol: 1e-6 });
   });
 
-  it('avgPool2x2 equals tf.avgPool(2, 2, valid) and a hand case', () => {
+  it('maxPool2x2 equals a reshape + max formulation, values and gradient, and a hand case', () => {
     const x = tf.randomNormal([2, 4, 6, 3], 0, 1, 'float32', 7) as tf.Tensor4D;
-    expectClose(avgPool2x2(x).dataSync(), tf.avgPool(x, 2, 2, 'valid').dataSync(), { rtol: 1e-6, atol: 1e-6 });
+    // Reference: the max over each 2x2 block through reshapes (gradient: the Max reduction's).
+    const reference = (a: tf.Tensor): tf.Tensor =>
+      tf.max(tf.max(tf.reshape(a, [2, 2, 2, 3, 2, 3]), 4), 2);
+    expectClose(maxPool2x2(x).dataSync(), reference(x).dataSync(), { rtol: 0, atol: 0 });
+    const probe = tf.randomNormal([2, 2, 3, 3], 0, 1, 'float32', 8);
+    const ours = tf.grad((a: tf.Tensor) => tf.sum(tf.mul(maxPool2x2(a as tf.Tensor4D), probe)))(x);
+    const ref = tf.grad((a: tf.Tensor) => tf.sum(tf.mul(reference(a), probe)))(x);
+    expectClose(ours.dataSync(), ref.dataSync(), { rtol: 1e-6, atol: 1e-6, label: 'd maxPool' });
     const hand = tf.tensor4d([1, 2, 3, 4, 5, 6, 7, 8], [1, 2, 4, 1]);
-    expect(Array.from(avgPool2x2(hand).dataSync())).toEqual([(1 + 2 + 5 + 6) / 4, (3 + 4 + 7 + 8) / 4]);
+    expect(Array.from(maxPool2x2(hand).dataSync())).toEqual([6, 8]);
   });
 
   it('leaks nothing, forward or backward', async () => {
     const x = tf.randomNormal([1, 4, 4, 2]) as tf.Tensor4D;
     const w = tf.variable(tf.randomNormal([18, 2]));
     await expectNoLeak(() => conv3x3(x, w as tf.Tensor2D), 'conv3x3');
-    await expectNoLeak(() => avgPool2x2(x), 'avgPool2x2');
+    await expectNoLeak(() => maxPool2x2(x), 'maxPool2x2');
     await expectNoLeak(() => tf.tidy(() => matMul(w as tf.Tensor2D, tf.reshape(w, [2, 18]))), 'matMul');
     await expectNoLeak(() => {
       return tf.tidy(() => {
-        const { value, grads } = tf.variableGrads(() => tf.sum(avgPool2x2(conv3x3(x, w as tf.Tensor2D))), [w]);
+        const { value, grads } = tf.variableGrads(() => tf.sum(maxPool2x2(conv3x3(x, w as tf.Tensor2D))), [w]);
         return [value, ...Object.values(grads)];
       });
     }, 'backward');

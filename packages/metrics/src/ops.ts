@@ -99,14 +99,12 @@ export function conv3x3(x: tf.Tensor4D, w: tf.Tensor2D, options: { inputGradient
 }
 
 /**
- * 2x2 average pooling, stride 2, as two reshapes + means over one axis each (rank <= 4, so every
- * backend runs it, and its gradient is a broadcast). H and W must be even.
+ * 2x2 max pooling, stride 2 ('valid'). tfjs's own MaxPool: unlike Conv2DBackpropFilter, its
+ * gradient kernel (MaxPoolGrad) exists on every backend, wasm included. A reshape + max
+ * formulation also avoids MaxPoolGrad but its gradient is a broadcasting Equal, which wasm runs
+ * slowly (measured: 0.94 s of a 1.8 s training step). Max rather than average pooling: the same
+ * network reached 89.9% on Fashion-MNIST with average pooling after 4 epochs.
  */
-export function avgPool2x2(x: tf.Tensor4D): tf.Tensor4D {
-  return tf.tidy(() => {
-    const [b, h, w, c] = x.shape;
-    const rows = tf.mean(tf.reshape(x, [b * (h / 2), 2, w, c]), 1);
-    const both = tf.mean(tf.reshape(rows, [b * (h / 2), w / 2, 2, c]), 2);
-    return tf.reshape(both, [b, h / 2, w / 2, c]);
-  });
+export function maxPool2x2(x: tf.Tensor4D): tf.Tensor4D {
+  return tf.maxPool(x, 2, 2, 'valid');
 }
