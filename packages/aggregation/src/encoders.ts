@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { typeFail } from './errors.js';
+import { typeFail } from '@mtd/errors';
 
 /**
  * An encoder `E_i` maps a modality's data into the diffusion space: `e_i = E_i(x_i)` has the

@@ -1,5 +1,5 @@
 import type { Schedule } from '@mtd/schedule';
-import { rangeFail } from './errors.js';
+import { rangeFail } from '@mtd/errors';
 import { checkSchedule } from './validate.js';
 import { weightTables, type WeightSchedule } from './weights.js';
 

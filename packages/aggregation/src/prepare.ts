@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Schedule } from '@mtd/schedule';
-import { rangeFail, typeFail } from './errors.js';
+import { rangeFail, typeFail } from '@mtd/errors';
 import { lambdaTableWithZero } from './lambdas.js';
 import { checkFloatTensor, checkSameShape, checkSchedule, checkTimesteps, type Timesteps } from './validate.js';
 import { weightTables, type WeightSchedule } from './weights.js';

@@ -1,5 +1,5 @@
 import type { Schedule } from '@mtd/schedule';
-import { rangeFail, typeFail } from './errors.js';
+import { rangeFail, typeFail } from '@mtd/errors';
 import { checkSchedule } from './validate.js';
 import { isWeightSchedule, type WeightSchedule } from './weights.js';
 

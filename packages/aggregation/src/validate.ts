@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Schedule } from '@mtd/schedule';
-import { rangeFail, shapeText, typeFail } from './errors.js';
+import { rangeFail, shapeText, typeFail } from '@mtd/errors';
 
 /** Timesteps as the tensor functions accept them: 1-based, one per example. */
 export type Timesteps = tf.Tensor1D | Int32Array | readonly number[];

@@ -1,30 +1,12 @@
+import { rangeFail, typeFail } from '@mtd/errors';
+
 /**
- * Argument checks shared by the metrics. Every error names the function, the argument and what
- * was expected, so a bad call is fixed from the message alone.
+ * Argument checks shared by the metrics, on top of @mtd/errors. Every error names the function,
+ * the argument and what was expected, so a bad call is fixed from the message alone.
  */
 
 /** A set of feature vectors: one row per sample, all rows the same length. */
 export type FeatureRows = ReadonlyArray<ArrayLike<number>>;
-
-/** Throws a RangeError of the form `where: arg must be <expected>, got <value>`. */
-export function fail(where: string, arg: string, expected: string, got: unknown): never {
-  throw new RangeError(`${where}: ${arg} must be ${expected}, got ${describe(got)}`);
-}
-
-/** Throws a TypeError of the same form, for values of the wrong kind. */
-export function failType(where: string, arg: string, expected: string, got: unknown): never {
-  throw new TypeError(`${where}: ${arg} must be ${expected}, got ${describe(got)}`);
-}
-
-export function describe(value: unknown): string {
-  if (typeof value === 'number') return Number.isNaN(value) ? 'NaN' : String(value);
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (value === undefined || value === null) return String(value);
-  if (Array.isArray(value) || ArrayBuffer.isView(value)) {
-    return `an array of length ${(value as ArrayLike<unknown>).length}`;
-  }
-  return typeof value;
-}
 
 export function isArrayLike(value: unknown): value is ArrayLike<unknown> {
   return (
@@ -36,14 +18,14 @@ export function isArrayLike(value: unknown): value is ArrayLike<unknown> {
 
 export function checkInt(where: string, arg: string, value: unknown, min: number): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
-    fail(where, arg, `an integer >= ${min}`, value);
+    rangeFail(where, arg, `an integer >= ${min}`, value);
   }
   return value;
 }
 
 export function checkPositive(where: string, arg: string, value: unknown): number {
   if (typeof value !== 'number' || !(value > 0) || !Number.isFinite(value)) {
-    fail(where, arg, 'a finite number > 0', value);
+    rangeFail(where, arg, 'a finite number > 0', value);
   }
   return value;
 }
@@ -58,7 +40,7 @@ export function checkFeatureRows(
   rows: unknown,
   minSamples: number,
 ): { n: number; d: number } {
-  if (!Array.isArray(rows)) failType(where, arg, 'an array of feature rows (one per sample)', rows);
+  if (!Array.isArray(rows)) typeFail(where, arg, 'an array of feature rows (one per sample)', rows);
   const n = rows.length;
   if (n < minSamples) {
     throw new RangeError(
@@ -66,17 +48,17 @@ export function checkFeatureRows(
     );
   }
   const first: unknown = rows[0];
-  if (!isArrayLike(first)) failType(where, `${arg}[0]`, 'an array of numbers', first);
+  if (!isArrayLike(first)) typeFail(where, `${arg}[0]`, 'an array of numbers', first);
   const d = first.length;
-  if (d < 1) fail(where, `${arg}[0]`, 'a non-empty feature row', first);
+  if (d < 1) rangeFail(where, `${arg}[0]`, 'a non-empty feature row', first);
   for (let i = 0; i < n; i++) {
     const row: unknown = rows[i];
-    if (!isArrayLike(row)) failType(where, `${arg}[${i}]`, 'an array of numbers', row);
-    if (row.length !== d) fail(where, `${arg}[${i}]`, `a row of length ${d} like ${arg}[0]`, row);
+    if (!isArrayLike(row)) typeFail(where, `${arg}[${i}]`, 'an array of numbers', row);
+    if (row.length !== d) rangeFail(where, `${arg}[${i}]`, `a row of length ${d} like ${arg}[0]`, row);
     for (let j = 0; j < d; j++) {
       const x = row[j];
       if (typeof x !== 'number' || !Number.isFinite(x)) {
-        fail(where, `${arg}[${i}][${j}]`, 'a finite number', x);
+        rangeFail(where, `${arg}[${i}][${j}]`, 'a finite number', x);
       }
     }
   }

@@ -1,4 +1,5 @@
-import { checkFeatureRows, checkInt, isArrayLike, failType, fail, type FeatureRows } from './check.js';
+import { rangeFail as fail, typeFail as failType } from '@mtd/errors';
+import { checkFeatureRows, checkInt, isArrayLike, type FeatureRows } from './check.js';
 
 /**
  * Top-k accuracy: the fraction of samples whose true class is among the `k` highest scores of its

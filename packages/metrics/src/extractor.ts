@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import { checkInt, fail, failType } from './check.js';
+import { rangeFail as fail, typeFail as failType } from '@mtd/errors';
+import { checkInt } from './check.js';
 
 /**
  * What the generation metrics need from a network: per-image feature vectors, and optionally

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { loadSafetensors } from '@mtd/io';
 import { fileURLToPath } from 'node:url';
-import { fail, failType } from './check.js';
+import { rangeFail as fail, typeFail as failType } from '@mtd/errors';
 import type { ExtractedFeatures, FeatureExtractor } from './extractor.js';
 import { tensorToRows } from './extractor.js';
 import {

@@ -1,5 +1,6 @@
 import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
-import { checkSameDim, fail, failType, isArrayLike, type FeatureRows } from './check.js';
+import { rangeFail as fail, typeFail as failType } from '@mtd/errors';
+import { checkSameDim, isArrayLike, type FeatureRows } from './check.js';
 import { gaussianFit } from './gaussian.js';
 
 /** A covariance given as an ml-matrix `Matrix` or as rows of numbers. */

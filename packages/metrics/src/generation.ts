@@ -1,4 +1,4 @@
-import { fail } from './check.js';
+import { rangeFail as fail } from '@mtd/errors';
 import type { FeatureSet } from './extractor.js';
 import { fid } from './frechet.js';
 import { inceptionScore, type InceptionScoreOptions } from './inception-score.js';

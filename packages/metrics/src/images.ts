@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import { fail, failType, isArrayLike } from './check.js';
+import { rangeFail as fail, typeFail as failType } from '@mtd/errors';
+import { isArrayLike } from './check.js';
 
 /** Images as plain numbers: `data` row-major in the order of `shape` (`[N, H, W, C]`, `[H, W, C]` or `[H, W]`). */
 export interface PlainImages {

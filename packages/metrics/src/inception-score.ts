@@ -1,4 +1,5 @@
-import { checkFeatureRows, checkInt, fail, type FeatureRows } from './check.js';
+import { rangeFail as fail } from '@mtd/errors';
+import { checkFeatureRows, checkInt, type FeatureRows } from './check.js';
 
 export interface InceptionScoreOptions {
   /**

@@ -1,4 +1,5 @@
-import { checkInt, fail, failType, isArrayLike } from './check.js';
+import { rangeFail as fail, typeFail as failType } from '@mtd/errors';
+import { checkInt, isArrayLike } from './check.js';
 
 export interface SegmentationMetrics {
   /** Correctly classified pixels / counted pixels. */

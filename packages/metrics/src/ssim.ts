@@ -1,4 +1,4 @@
-import { fail } from './check.js';
+import { rangeFail as fail } from '@mtd/errors';
 import { checkDataRange, checkSameShape, meanOf, readImages, type ImageInput, type PerImage } from './images.js';
 
 export interface SsimOptions {

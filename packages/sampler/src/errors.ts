@@ -1,42 +1,9 @@
-import * as tf from '@tensorflow/tfjs';
+import { Described, shapeText } from '@mtd/errors';
 
 /**
- * Error helpers. Messages follow the project form
- * `functionName: argName must be <expected>, got <value>`, so a failing call names the argument
- * to fix without a stack trace.
+ * The sampler's own message helpers, on top of @mtd/errors (which gives every package the form
+ * `functionName: argName must be <expected>, got <value>`).
  */
-
-/** A value of the right kind but outside what is allowed (range, shape, count, name). */
-export function rangeFail(where: string, arg: string, expected: string, got: unknown): never {
-  throw new RangeError(`${where}: ${arg} must be ${expected}, got ${describeValue(got)}`);
-}
-
-/** A value of the wrong kind altogether (not a tensor, not a function, wrong dtype). */
-export function typeFail(where: string, arg: string, expected: string, got: unknown): never {
-  throw new TypeError(`${where}: ${arg} must be ${expected}, got ${describeValue(got)}`);
-}
-
-/** A value already described (a shape, a summary): printed as is, not quoted. */
-export class Described {
-  constructor(readonly text: string) {}
-}
-
-export function describeValue(value: unknown): string {
-  if (value instanceof Described) return value.text;
-  if (typeof value === 'number') return Number.isNaN(value) ? 'NaN' : String(value);
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (value === undefined || value === null) return String(value);
-  if (value instanceof tf.Tensor) return `a ${value.dtype} tensor of shape ${shapeText(value.shape)}`;
-  if (Array.isArray(value) || ArrayBuffer.isView(value)) {
-    return `an array of length ${(value as ArrayLike<unknown>).length}`;
-  }
-  if (typeof value === 'function') return 'a function';
-  return typeof value;
-}
-
-export function shapeText(shape: readonly number[]): string {
-  return `[${shape.join(', ')}]`;
-}
 
 /** A shape as the `got` of an error: `[2, 3]`, unquoted. */
 export function gotShape(shape: readonly number[]): Described {

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { isWeightSchedule, type Encoder, type WeightSchedule } from '@mtd/aggregation';
-import { gotShape, listNames, rangeFail, sameShape, shapeText, typeFail } from './errors.js';
+import { rangeFail, shapeText, typeFail } from '@mtd/errors';
+import { gotShape, listNames, sameShape } from './errors.js';
 
 /**
  * The model interface and the modality descriptions every sampler (and the trainer) shares.

@@ -1,5 +1,5 @@
 import { respace, type RespaceSpec, type Schedule } from '@mtd/schedule';
-import { rangeFail } from './errors.js';
+import { rangeFail } from '@mtd/errors';
 
 /**
  * Which timesteps a run visits, and in what order.

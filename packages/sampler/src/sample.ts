@@ -11,7 +11,8 @@ import {
   type Variance,
   type Z0FormCoefficients,
 } from './coefficients.js';
-import { gotShape, listNames, rangeFail, sameShape, shapeText, typeFail } from './errors.js';
+import { rangeFail, shapeText, typeFail } from '@mtd/errors';
+import { gotShape, listNames, sameShape } from './errors.js';
 import {
   checkModalities,
   checkModalityValues,

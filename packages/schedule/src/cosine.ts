@@ -1,4 +1,5 @@
-import { buildSchedule, checkT, checkUnitOpen, fail, type Schedule } from './schedule.js';
+import { rangeFail as fail } from '@mtd/errors';
+import { buildSchedule, checkT, checkUnitOpen, type Schedule } from './schedule.js';
 
 export interface CosineScheduleOptions {
   T: number;

@@ -1,4 +1,5 @@
-import { buildSchedule, fail, type Schedule } from './schedule.js';
+import { rangeFail as fail } from '@mtd/errors';
+import { buildSchedule, type Schedule } from './schedule.js';
 
 /**
  * How to respace (MATH.md 1):

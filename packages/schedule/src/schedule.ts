@@ -6,6 +6,8 @@
  * float32 near `t = T`; tensors are made from them only at the point of use.
  */
 
+import { rangeFail as fail } from '@mtd/errors';
+
 /** A Float64Array whose elements cannot be written through this type. */
 export type ReadonlyFloat64Array = Readonly<
   Omit<Float64Array, 'set' | 'fill' | 'copyWithin' | 'reverse' | 'sort'>
@@ -24,19 +26,6 @@ export interface Schedule {
   readonly alphaBarsPrev: ReadonlyFloat64Array;
   /** DDPM "fixed small" posterior variance `betaTilde_t = beta_t (1 - alphaBar_{t-1}) / (1 - alphaBar_t)`. */
   readonly posteriorVariance: ReadonlyFloat64Array;
-}
-
-/** Throws a RangeError that names the function, the argument and what was expected. */
-export function fail(where: string, arg: string, expected: string, got: unknown): never {
-  throw new RangeError(`${where}: ${arg} must be ${expected}, got ${describe(got)}`);
-}
-
-function describe(value: unknown): string {
-  if (typeof value === 'number') return Number.isNaN(value) ? 'NaN' : String(value);
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (value === undefined || value === null) return String(value);
-  if (Array.isArray(value) || ArrayBuffer.isView(value)) return `an array of length ${(value as ArrayLike<unknown>).length}`;
-  return typeof value;
 }
 
 export function checkT(where: string, T: unknown): number {

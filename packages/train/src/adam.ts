@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import { checkInt, checkNumber, rangeFail, shapeText } from './errors.js';
+import { rangeFail } from '@mtd/errors';
+import { checkInt, checkNumber, gotShape } from './errors.js';
 import { checkNamedVariables, type NamedVariable } from './variables.js';
 
 export interface AdamOptions {
@@ -172,7 +173,7 @@ export class Adam {
         const s = slots[key];
         if (s === undefined) rangeFail(where, `slots["${key}"]`, 'present (a moment of every variable)', s);
         if (s.shape.length !== variable.shape.length || s.shape.some((d, i) => d !== variable.shape[i])) {
-          rangeFail(where, `slots["${key}"].shape`, `[${variable.shape.join(', ')}]`, shapeText(s.shape));
+          rangeFail(where, `slots["${key}"].shape`, `[${variable.shape.join(', ')}]`, gotShape(s.shape));
         }
       }
     }

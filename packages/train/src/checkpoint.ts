@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { decodeSafetensors, encodeSafetensors, writeFileAtomic, writeJsonAtomic, type SafeTensor } from '@mtd/io';
 import type { RngState } from '@mtd/random';
-import { checkInt, rangeFail, typeFail, shapeText } from './errors.js';
+import { rangeFail, typeFail } from '@mtd/errors';
+import { checkInt, gotShape } from './errors.js';
 import type { TrainableModel } from './model.js';
 
 /** Metadata key of the training state (JSON) inside a checkpoint's safetensors file. */
@@ -120,7 +121,7 @@ export function loadModelWeights(model: TrainableModel, checkpoint: Checkpoint, 
     const t = checkpoint.tensors[`${prefix}${name}`];
     if (t === undefined) rangeFail(where, `the checkpoint's "${prefix}${name}"`, 'present (the model has this variable)', undefined);
     if (t.shape.length !== variable.shape.length || t.shape.some((d, i) => d !== variable.shape[i])) {
-      rangeFail(where, `the checkpoint's "${prefix}${name}" shape`, `[${variable.shape.join(', ')}]`, shapeText(t.shape));
+      rangeFail(where, `the checkpoint's "${prefix}${name}" shape`, `[${variable.shape.join(', ')}]`, gotShape(t.shape));
     }
   }
   for (const { name, variable } of model.variables) {

@@ -1,4 +1,4 @@
-import { describeValue } from './errors.js';
+import { describeValue } from '@mtd/errors';
 
 /**
  * The experiment config: one JSON file that says what to train (data, schedule, model, the

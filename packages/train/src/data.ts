@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { disposeBatch, epochLength, epochOrder, makeBatch, type Dataset, type Scale } from '@mtd/datasets';
 import { createRng, restoreRng, type Rng, type RngState } from '@mtd/random';
-import { checkInt, rangeFail, typeFail } from './errors.js';
+import { rangeFail, typeFail } from '@mtd/errors';
+import { checkInt } from './errors.js';
 
 /**
  * One training batch: the clean `z_0` and the data of each modality by name (gaussian: float32

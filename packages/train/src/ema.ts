@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import { checkInt, checkNumber, rangeFail, shapeText } from './errors.js';
+import { rangeFail } from '@mtd/errors';
+import { checkInt, checkNumber, gotShape } from './errors.js';
 import { checkNamedVariables, type NamedVariable } from './variables.js';
 
 export interface EmaOptions {
@@ -71,7 +72,7 @@ export class Ema {
       const s = slots[name];
       if (s === undefined) rangeFail(where, `slots["${name}"]`, 'present (a shadow of every variable)', s);
       if (s.shape.length !== variable.shape.length || s.shape.some((d, i) => d !== variable.shape[i])) {
-        rangeFail(where, `slots["${name}"].shape`, `[${variable.shape.join(', ')}]`, shapeText(s.shape));
+        rangeFail(where, `slots["${name}"].shape`, `[${variable.shape.join(', ')}]`, gotShape(s.shape));
       }
     }
     for (const { name, variable } of this.variables) {

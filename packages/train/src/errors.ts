@@ -1,41 +1,14 @@
-import * as tf from '@tensorflow/tfjs';
+import { Described, rangeFail, shapeText } from '@mtd/errors';
 
 /**
- * Error helpers. Messages follow the project form `where: arg must be <expected>, got <value>`,
- * so a failing call names the argument (or config field) to fix without a stack trace.
+ * The trainer's own checks, on top of @mtd/errors (which gives every package the form
+ * `where: arg must be <expected>, got <value>`, so a failing call names the argument, or config
+ * field, to fix without a stack trace).
  */
 
-/** A value of the right kind but outside what is allowed (range, shape, count, name). */
-export function rangeFail(where: string, arg: string, expected: string, got: unknown): never {
-  throw new RangeError(`${where}: ${arg} must be ${expected}, got ${describeValue(got)}`);
-}
-
-/** A value of the wrong kind altogether (not a tensor, not a function, wrong dtype). */
-export function typeFail(where: string, arg: string, expected: string, got: unknown): never {
-  throw new TypeError(`${where}: ${arg} must be ${expected}, got ${describeValue(got)}`);
-}
-
-/** A value already described (a shape, a summary): printed as is, not quoted. */
-export class Described {
-  constructor(readonly text: string) {}
-}
-
-/** `[a, b, c]` for messages. */
-export function shapeText(shape: readonly number[]): Described {
-  return new Described(`[${shape.join(', ')}]`);
-}
-
-export function describeValue(value: unknown): string {
-  if (value instanceof Described) return value.text;
-  if (typeof value === 'number') return Number.isNaN(value) ? 'NaN' : String(value);
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (value === undefined || value === null) return String(value);
-  if (value instanceof tf.Tensor) return `a ${value.dtype} tensor of shape [${value.shape.join(', ')}]`;
-  if (Array.isArray(value)) return `an array of length ${value.length}`;
-  if (ArrayBuffer.isView(value)) return `a typed array of length ${(value as unknown as ArrayLike<unknown>).length}`;
-  if (typeof value === 'function') return 'a function';
-  if (typeof value === 'boolean') return String(value);
-  return typeof value;
+/** A shape as the `got` of an error: `[2, 3]`, unquoted. */
+export function gotShape(shape: readonly number[]): Described {
+  return new Described(shapeText(shape));
 }
 
 /** Throws unless `value` is an integer >= `min` (and <= `max` when given). */

@@ -2,7 +2,7 @@ import { appendFile, readFile } from 'node:fs/promises';
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { writeFileAtomic } from '@mtd/io';
-import { typeFail } from './errors.js';
+import { typeFail } from '@mtd/errors';
 
 /**
  * A JSONL training log: one JSON object per line, each with a `step`.

@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { createRng } from '@mtd/random';
 import { checkModalities, type Modality, type ModelOutput } from '@mtd/sampler';
-import { checkInt, rangeFail, typeFail } from './errors.js';
+import { rangeFail, typeFail } from '@mtd/errors';
+import { checkInt } from './errors.js';
 import { applyDense, dense, silu, timestepEmbedding, type Dense } from './layers.js';
 import type { TrainableModel, TrainInput } from './model.js';
 import type { NamedVariable } from './variables.js';

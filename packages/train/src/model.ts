@@ -1,6 +1,6 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { DiffusionModel, ModelInput, ModelOutput } from '@mtd/sampler';
-import { typeFail } from './errors.js';
+import { typeFail } from '@mtd/errors';
 import { checkNamedVariables, type NamedVariable } from './variables.js';
 
 /**

@@ -4,7 +4,7 @@ import type { Head } from '@mtd/heads';
 import { checkModalities, encodeModality, type Modality, type ModelOutput } from '@mtd/sampler';
 import type { Schedule } from '@mtd/schedule';
 import type { UNet } from '@mtd/unet';
-import { rangeFail, typeFail } from './errors.js';
+import { rangeFail, typeFail } from '@mtd/errors';
 import type { TrainableModel, TrainInput } from './model.js';
 import { prefixed, type NamedVariable } from './variables.js';
 

@@ -1,4 +1,5 @@
-import { checkInt, rangeFail } from './errors.js';
+import { rangeFail } from '@mtd/errors';
+import { checkInt } from './errors.js';
 
 /** Where progress goes: anything with `write`, e.g. `process.stderr`. */
 export interface ProgressStream {

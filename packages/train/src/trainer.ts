@@ -17,7 +17,8 @@ import {
 import { clipFactor, globalNorm } from './clip.js';
 import type { DataSource, TrainBatch } from './data.js';
 import { Ema, type EmaOptions } from './ema.js';
-import { checkInt, checkNumber, rangeFail, typeFail, shapeText } from './errors.js';
+import { rangeFail, typeFail } from '@mtd/errors';
+import { checkInt, checkNumber, gotShape } from './errors.js';
 import { JsonlLog } from './log.js';
 import { checkTrainableModel, type TrainableModel } from './model.js';
 import { ProgressBar, type ProgressOptions, type ProgressStream } from './progress.js';
@@ -439,7 +440,7 @@ export class Trainer {
       for (const prefix of prefixes) {
         const t = tensors[`${prefix}${name}`];
         if (t === undefined || t.shape.length !== variable.shape.length || t.shape.some((d, i) => d !== variable.shape[i])) {
-          rangeFail(where, `the checkpoint's "${prefix}${name}"`, `a tensor [${variable.shape.join(', ')}]`, t === undefined ? undefined : shapeText(t.shape));
+          rangeFail(where, `the checkpoint's "${prefix}${name}"`, `a tensor [${variable.shape.join(', ')}]`, t === undefined ? undefined : gotShape(t.shape));
         }
       }
     }

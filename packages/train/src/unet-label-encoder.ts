@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { frozenEncoder, type Encoder } from '@mtd/aggregation';
 import type { UNet } from '@mtd/unet';
-import { checkInt, rangeFail, typeFail } from './errors.js';
+import { rangeFail, typeFail } from '@mtd/errors';
+import { checkInt } from './errors.js';
 
 export interface UnetLabelEncoderOptions {
   /** The shared U-Net, class-conditional (`numClasses`), with `outChannels === inChannels`. */

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { rangeFail, typeFail } from './errors.js';
+import { rangeFail, typeFail } from '@mtd/errors';
 
 /**
  * A trainable variable with a stable, unique name. Names key every per-variable state (gradients,

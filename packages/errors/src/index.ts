@@ -1,0 +1,2 @@
+export { Described, describeValue, shapeText } from './describe.js';
+export { rangeFail, typeFail } from './fail.js';
