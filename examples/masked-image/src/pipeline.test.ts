@@ -1,0 +1,100 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { PNG } from 'pngjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { presetConfig } from './config.js';
+import { buildModel, runMaskedImage, type RunSummary } from './pipeline.js';
+
+const out = mkdtempSync(join(tmpdir(), 'mtd-masked-image-'));
+let summary: RunSummary;
+let numTensors = 0;
+
+beforeAll(async () => {
+  await tf.setBackend('cpu');
+  numTensors = tf.memory().numTensors;
+  // The whole pipeline on the tiny preset: 8x8 images, 3 training steps per model, 8 samples.
+  summary = await runMaskedImage({ config: presetConfig('tiny'), out, backend: 'cpu', log: () => undefined, progress: 'off' });
+}, 120_000);
+
+afterAll(() => rmSync(out, { recursive: true, force: true }));
+
+describe('runMaskedImage (tiny smoke run)', () => {
+  it('writes the config, checkpoints, logs, PNGs, metrics.json and report.md', () => {
+    const files = [
+      'config.json',
+      'metrics.json',
+      'report.md',
+      'loss-curve.png',
+      'samples-mt-diffusion-u.png',
+      'samples-ddpm.png',
+      'restoration-mask5.png',
+      'restoration-mask10.png',
+      'mt/log.jsonl',
+      'ddpm/log.jsonl',
+      'mt/checkpoints/latest.json',
+      'ddpm/checkpoints/latest.json',
+    ];
+    for (const f of files) expect(existsSync(join(out, f)), f).toBe(true);
+    for (const f of files.filter((x) => x.endsWith('.png'))) {
+      const png = PNG.sync.read(readFileSync(join(out, f)));
+      expect(png.width * png.height, f).toBeGreaterThan(0);
+    }
+    expect(JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')).preset).toBe('tiny');
+  });
+
+  it('keeps every unmasked pixel unchanged, for MT-Diffusion-U and SDEdit, at every Mask-k', () => {
+    expect(summary.restoration.map((r) => r.k)).toEqual([5, 10]);
+    for (const r of summary.restoration) {
+      expect(r.maxUnmaskedChange.ours).toBe(0);
+      expect(r.maxUnmaskedChange.sdedit).toBe(0);
+      expect(r.maskedFraction).toBeGreaterThan(0);
+      // The Clean-Masked pair differs from the original only where something was masked.
+      expect(r.rms.cleanMasked).toBeGreaterThanOrEqual(0);
+    }
+    expect(summary.unmaskedUnchanged).toBe(true);
+  });
+
+  it('reports both tables with fmnist-feature labels, the paper beside them, and lambda_T', () => {
+    const metrics = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8')) as RunSummary;
+    expect(metrics.lambdaT).toBeGreaterThan(0);
+    expect(metrics.lambdaT).toBeLessThan(0.05);
+    expect(metrics.train.mt.steps).toBe(3);
+    expect(metrics.train.ddpm.steps).toBe(3);
+    const gen = metrics.generation as Record<string, Record<string, number>>;
+    expect(Object.keys(gen['mt']!)).toContain('FID (fmnist features)');
+    expect(Number.isFinite(gen['ddpm']!['FID (fmnist features)'])).toBe(true);
+    const report = readFileSync(join(out, 'report.md'), 'utf8');
+    expect(report).toContain('| model | IS (fmnist features) | FID (fmnist features) | sFID (fmnist features) | Precision (fmnist features) | Recall (fmnist features) |');
+    expect(report).toContain('paper (LPIPS, ImageNet): Clean-Masked | 0.311 | 0.414 |');
+    expect(report).toContain('lambda_T');
+    expect(report).toContain('Every unmasked pixel unchanged');
+  });
+
+  it('frees every tensor it made', () => {
+    expect(tf.memory().numTensors).toBe(numTensors);
+  });
+});
+
+describe('buildModel', () => {
+  it('gives both variants the same U-Net weights; MT-Diffusion-U adds only the masked-image head', async () => {
+    const config = presetConfig('tiny');
+    const mt = buildModel('mt', config);
+    const ddpm = buildModel('ddpm', config);
+    try {
+      const unetVars = (m: typeof mt) => m.model.variables.filter((v) => v.name.startsWith('unet.'));
+      const a = unetVars(mt);
+      const b = unetVars(ddpm);
+      expect(a.map((v) => v.name)).toEqual(b.map((v) => v.name));
+      for (let i = 0; i < a.length; i++) expect(Array.from(await a[i]!.variable.data())).toEqual(Array.from(await b[i]!.variable.data()));
+      expect(mt.model.variables.filter((v) => !v.name.startsWith('unet.')).every((v) => v.name.startsWith('heads.masked.'))).toBe(true);
+      expect(ddpm.model.variables.length).toBe(a.length);
+      expect(mt.modalities.map((m) => m.name)).toEqual(['masked']);
+      expect(ddpm.modalities).toEqual([]);
+    } finally {
+      mt.model.dispose();
+      ddpm.model.dispose();
+    }
+  });
+});

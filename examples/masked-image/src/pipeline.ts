@@ -1,0 +1,346 @@
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { endpointReport, identityEncoder, sqrtAlphaBarWeight } from '@mtd/aggregation';
+import { outputBlockHead } from '@mtd/heads';
+import { writeFileAtomic, writeJsonAtomic } from '@mtd/io';
+import { collectFeatures, fmnistFeatures, generationMetrics, maskedDistance, FMNIST_FEATURES_NAME, type FmnistFeatureExtractor, type GenerationMetrics } from '@mtd/metrics';
+import { createRng, type Rng } from '@mtd/random';
+import { sample, type Modality } from '@mtd/sampler';
+import { cosineSchedule, linearSchedule, type Schedule } from '@mtd/schedule';
+import { asDiffusionModel, generatorSource, mtModel, Trainer, type MtModel, type StepResult, type TrainBatch } from '@mtd/train';
+import { createUNet } from '@mtd/unet';
+import type { RunConfig } from './config.js';
+import { loadImages, maskImages, openImages, type ImageSet } from './data.js';
+import { cosineDistances, mean, rmsDistances } from './distance.js';
+import { lossCurvePng, tupleGridPng, type Rgb } from './png.js';
+import { renderReport } from './report.js';
+import { sdeditRestore } from './sdedit.js';
+
+export type ModelKind = 'mt' | 'ddpm';
+export const MODEL_NAMES: Record<ModelKind, string> = { mt: 'MT-Diffusion-U', ddpm: 'single-task DDPM' };
+export const LOSS_COLORS: Record<ModelKind, Rgb> = { mt: [200, 40, 40], ddpm: [40, 80, 200] };
+
+export interface RunOptions {
+  config: RunConfig;
+  out: string;
+  /** The backend the caller selected (reported only). */
+  backend: string;
+  log?: (line: string) => void;
+  progress?: 'auto' | 'bar' | 'lines' | 'off';
+}
+
+export interface RestorationRow {
+  k: number;
+  /** Mean fraction of masked pixels. */
+  maskedFraction: number;
+  /** Mean `1 - cos` on fmnist features against the original image (Table 1's distance here). */
+  featureDistance: { cleanMasked: number; sdedit: number; ours: number };
+  /** Mean per-image RMS pixel difference against the original (whole image, [-1, 1] units). */
+  rms: { cleanMasked: number; sdedit: number; ours: number };
+  /** Largest absolute change of any unmasked pixel against the masked input (must be exactly 0). */
+  maxUnmaskedChange: { sdedit: number; ours: number };
+}
+
+export interface RunSummary {
+  dataset: string;
+  backend: string;
+  parameters: Record<ModelKind, number>;
+  lambdaT: number;
+  /** `max_t lambda_t`: the largest multiple of the masked image the forward chain adds to z_t. */
+  lambdaMax: number;
+  train: Record<ModelKind, { steps: number; seconds: number; finalLoss: number; finalNoiseLoss: number }>;
+  generation: Record<ModelKind, Record<string, number>> | { skipped: string };
+  restoration: RestorationRow[];
+  unmaskedUnchanged: boolean;
+  seconds: { total: number; train: number; generate: number; restore: number; evaluate: number };
+  warnings: string[];
+}
+
+/** The U-Net + heads of one variant; both start from the same U-Net weights (same seed). */
+export function buildModel(kind: ModelKind, config: RunConfig): { model: MtModel; modalities: Modality[] } {
+  const s = config.imageSize;
+  const unet = createUNet({ imageSize: s, inChannels: 1, ...config.unet }, { seed: config.seed * 7 + 1 });
+  if (kind === 'ddpm') return { model: mtModel({ unet, modalities: [] }), modalities: [] };
+  const masked: Modality = { name: 'masked', kind: 'gaussian', encoder: identityEncoder, weight: sqrtAlphaBarWeight(config.weightC) };
+  const head = outputBlockHead({ name: 'masked', inChannels: config.unet.baseChannels * config.unet.channelMults[0]!, outChannels: 1, groups: config.unet.groups, seed: config.seed * 7 + 2 });
+  // "-U": the network sees z_t only; the masked image reaches it through A_t.
+  return { model: mtModel({ unet, heads: { masked: head }, modalities: [masked], conditioning: { masked: 'none' } }), modalities: [masked] };
+}
+
+export function buildSchedule(config: RunConfig): Schedule {
+  return config.schedule.kind === 'cosine' ? cosineSchedule({ T: config.schedule.T }) : linearSchedule({ T: config.schedule.T });
+}
+
+/** The project's feature network reads 28/32 px: smaller images are bilinearly upsampled to 28 (real and generated alike). */
+function forFeatures(data: Float32Array, n: number, size: number): tf.Tensor4D {
+  return tf.tidy(() => {
+    const t = tf.clipByValue(tf.tensor4d(data, [n, size, size, 1]), -1, 1) as tf.Tensor4D;
+    return size === 28 || size === 32 ? t : (tf.clipByValue(tf.image.resizeBilinear(t, [28, 28]), -1, 1) as tf.Tensor4D);
+  });
+}
+
+async function read(t: tf.Tensor): Promise<Float32Array> {
+  return (await t.data()) as Float32Array;
+}
+
+/** Runs E2 end to end: train both models, generate, restore, evaluate, write everything into `out`. */
+export async function runMaskedImage(options: RunOptions): Promise<RunSummary> {
+  const { config, out } = options;
+  const log = options.log ?? ((line: string) => console.log(line));
+  const start = performance.now();
+  const s = config.imageSize;
+  const P = s * s;
+  const warnings: string[] = [];
+  await writeJsonAtomic(join(out, 'config.json'), config);
+
+  const schedule = buildSchedule(config);
+  const { lambdaT, lambdaMax } = endpointReport(schedule, [sqrtAlphaBarWeight(config.weightC)]).modalities[0]!;
+  const trainSplit = await openImages('train');
+  const testSplit = await openImages('test');
+  const train = loadImages(trainSplit.dataset, trainSplit.name, config.trainImages, s);
+  const test = loadImages(testSplit.dataset, testSplit.name, Math.max(config.sample.n, config.restore.n), s);
+  log(`data: ${train.name}, ${train.n} training / ${test.n} test images at ${s}x${s}; lambda_T = ${lambdaT.toExponential(3)}, max_t lambda_t = ${lambdaMax.toFixed(3)} (w_t = ${config.weightC} sqrt(alphaBar_t), ${config.schedule.kind} T = ${config.schedule.T})`);
+
+  // 1. Train both variants with the same backbone, data stream, seeds and steps.
+  const trained = {} as Record<ModelKind, { model: MtModel; modalities: Modality[] }>;
+  const losses = {} as Record<ModelKind, { loss: number[]; noise: number[] }>;
+  const trainSummary = {} as RunSummary['train'];
+  const parameters = {} as RunSummary['parameters'];
+  const tTrain = performance.now();
+  for (const kind of ['mt', 'ddpm'] as const) {
+    const built = buildModel(kind, config);
+    parameters[kind] = built.model.parameterCount();
+    log(`training ${MODEL_NAMES[kind]} (${parameters[kind]} parameters), ${config.train.steps} steps at batch ${config.train.batchSize}`);
+    const data = generatorSource({
+      batchSize: config.train.batchSize,
+      seed: config.seed + 11,
+      draw: (rng, B) => drawBatch(train, B, rng, config, kind),
+    });
+    const trainer = new Trainer({
+      model: built.model,
+      schedule,
+      modalities: built.modalities,
+      data,
+      seed: config.seed + 13,
+      optimizer: { lr: config.train.lr, warmupSteps: config.train.warmupSteps, decaySteps: config.train.steps, finalFraction: 0.1, clipGradNorm: config.train.clipGradNorm },
+      ema: { decay: config.train.ema },
+      rho: 0.1,
+      ...(kind === 'mt' ? { headWeights: { masked: 1 }, conditionDropout: { masked: 1 } } : {}),
+      config: { ...config, model: kind } as unknown as Record<string, unknown>,
+    });
+    const record = { loss: [] as number[], noise: [] as number[] };
+    const t0 = performance.now();
+    const summary = await trainer.train({
+      steps: config.train.steps,
+      checkpointDir: join(out, kind, 'checkpoints'),
+      checkpointEvery: config.train.checkpointEvery,
+      keepCheckpoints: 1,
+      logPath: join(out, kind, 'log.jsonl'),
+      progress: options.progress ?? 'lines',
+      progressEvery: Math.max(1, Math.round(config.train.steps / 10)),
+      onStep: (r: StepResult) => {
+        record.loss.push(r.loss);
+        record.noise.push(r.noise);
+      },
+    });
+    trainer.ema?.copyToModel();
+    trainer.dispose();
+    losses[kind] = record;
+    trained[kind] = built;
+    trainSummary[kind] = { steps: summary.step, seconds: (performance.now() - t0) / 1000, finalLoss: summary.loss, finalNoiseLoss: record.noise[record.noise.length - 1] ?? Number.NaN };
+  }
+  const trainSeconds = (performance.now() - tTrain) / 1000;
+  const { png: lossPng } = lossCurvePng([
+    { values: losses.mt.noise, color: LOSS_COLORS.mt },
+    { values: losses.ddpm.noise, color: LOSS_COLORS.ddpm },
+  ]);
+  await writeFileAtomic(join(out, 'loss-curve.png'), lossPng);
+
+  try {
+    // 2. Unconditional generation (Table 2): MT-Diffusion-U generates the image and its masked image jointly.
+    const tGen = performance.now();
+    const generated = {} as Record<ModelKind, Float32Array>;
+    let generatedMasked: Float32Array | undefined;
+    for (const kind of ['mt', 'ddpm'] as const) {
+      const { model, modalities } = trained[kind];
+      const z0 = new Float32Array(config.sample.n * P);
+      const heads = new Float32Array(config.sample.n * P);
+      for (let first = 0; first < config.sample.n; first += config.sample.batchSize) {
+        const size = Math.min(config.sample.batchSize, config.sample.n - first);
+        const result = await sample({
+          model: asDiffusionModel(model),
+          schedule,
+          modalities,
+          shape: [s, s, 1],
+          batchSize: size,
+          seed: config.seed + 101,
+          firstExample: first,
+          steps: config.sample.steps,
+          clipZ0: [-1, 1],
+          onWarning: (m) => warnings.push(`${MODEL_NAMES[kind]} sampling: ${m}`),
+        });
+        z0.set(await read(result.z0), first * P);
+        const m = result.modalities['masked'];
+        if (m?.kind === 'gaussian') heads.set(await read(m.value), first * P);
+        tf.dispose(result as unknown as tf.TensorContainer);
+      }
+      generated[kind] = z0;
+      if (kind === 'mt') generatedMasked = heads;
+      log(`generated ${config.sample.n} images with ${MODEL_NAMES[kind]} (${config.sample.steps} DDPM steps)`);
+    }
+    const g = Math.min(config.gridImages, config.sample.n);
+    const zoom = s < 32 ? 2 : 1;
+    await writeFileAtomic(join(out, 'samples-mt-diffusion-u.png'), tupleGridPng([generated.mt, generatedMasked!], g, s, { zoom }));
+    await writeFileAtomic(join(out, 'samples-ddpm.png'), tupleGridPng([generated.ddpm], g, s, { zoom }));
+    const genSeconds = (performance.now() - tGen) / 1000;
+
+    // 3. Constrained restoration (Table 1), the same masked test images for every method.
+    const tRest = performance.now();
+    const nR = Math.min(config.restore.n, test.n);
+    const original = test.data.subarray(0, nR * P);
+    const restoredSets: { k: number; masked: Float32Array; keep: Float32Array; ours: Float32Array; sdedit: Float32Array }[] = [];
+    for (const k of config.restore.maskKs) {
+      const { keep, masked } = maskImages(original, nR, s, k, config.patchSize, createRng(config.seed + 1000 + k));
+      const maskedT = tf.tensor4d(masked, [nR, s, s, 1]);
+      const keepT = tf.tensor4d(keep, [nR, s, s, 1]);
+      try {
+        const result = await sample({
+          model: asDiffusionModel(trained.mt.model),
+          schedule,
+          modalities: trained.mt.modalities,
+          shape: [s, s, 1],
+          batchSize: nR,
+          seed: config.seed + 2000 + k,
+          steps: config.sample.steps,
+          clipZ0: [-1, 1],
+          known: { masked: maskedT },
+          restoration: { image: maskedT, keep: keepT },
+          onWarning: (m) => warnings.push(`restoration Mask-${k}: ${m}`),
+        });
+        const ours = await read(result.z0);
+        tf.dispose(result as unknown as tf.TensorContainer);
+        const sd = sdeditRestore({
+          model: asDiffusionModel(trained.ddpm.model),
+          schedule,
+          image: maskedT,
+          keep: keepT,
+          strength: config.restore.sdeditStrength,
+          steps: config.restore.sdeditSteps,
+          seed: config.seed + 3000 + k,
+        });
+        const sdedit = await read(sd);
+        sd.dispose();
+        restoredSets.push({ k, masked, keep, ours, sdedit });
+      } finally {
+        tf.dispose([maskedT, keepT]);
+      }
+      log(`restored ${nR} Mask-${k} test images (MT-Diffusion-U, SDEdit with the DDPM)`);
+    }
+    for (const r of restoredSets) {
+      const gR = Math.min(config.gridImages, nR);
+      await writeFileAtomic(join(out, `restoration-mask${r.k}.png`), tupleGridPng([r.masked, r.ours, r.sdedit, original], gR, s, { zoom, cellsPerRow: Math.min(gR, 4) }));
+    }
+    const restSeconds = (performance.now() - tRest) / 1000;
+
+    // 4. Evaluate.
+    const tEval = performance.now();
+    let extractor: FmnistFeatureExtractor | undefined;
+    let generation: RunSummary['generation'];
+    const restoration: RestorationRow[] = [];
+    const features = async (data: Float32Array, n: number) => {
+      const t = forFeatures(data, n, s);
+      try {
+        return await collectFeatures(extractor!, t);
+      } finally {
+        t.dispose();
+      }
+    };
+    try {
+      extractor = await fmnistFeatures();
+    } catch (e) {
+      warnings.push(`feature network unavailable: ${(e as Error).message}`);
+    }
+    if (extractor) {
+      const real = await features(test.data.subarray(0, config.sample.n * P), Math.min(config.sample.n, test.n));
+      const gen = {} as Record<ModelKind, Record<string, number>>;
+      for (const kind of ['mt', 'ddpm'] as const) {
+        // IS splits of ~20+ images each, at most the usual 10.
+        const splits = Math.min(10, Math.max(1, Math.floor(config.sample.n / 20)));
+        const m: GenerationMetrics = generationMetrics(real, await features(generated[kind], config.sample.n), { inceptionScore: { splits } });
+        // `all` includes the real images' IS ("IS (fmnist features), real images"): the ceiling to read IS against.
+        gen[kind] = Object.fromEntries(m.all.map((r) => [r.label, r.value]));
+      }
+      generation = gen;
+      const origF = await features(original, nR);
+      for (const r of restoredSets) {
+        const [mF, oF, sF] = [await features(r.masked, nR), await features(r.ours, nR), await features(r.sdedit, nR)];
+        restoration.push(await restorationRow(r, original, nR, P, { cleanMasked: cosineDistances(mF.features, origF.features), ours: cosineDistances(oF.features, origF.features), sdedit: cosineDistances(sF.features, origF.features) }));
+      }
+      extractor.dispose();
+    } else {
+      generation = { skipped: warnings[warnings.length - 1]! };
+      for (const r of restoredSets) restoration.push(await restorationRow(r, original, nR, P, undefined));
+    }
+    const evalSeconds = (performance.now() - tEval) / 1000;
+    const unmaskedUnchanged = restoration.every((r) => r.maxUnmaskedChange.ours === 0 && r.maxUnmaskedChange.sdedit === 0);
+
+    const summary: RunSummary = {
+      dataset: train.name,
+      backend: options.backend,
+      parameters,
+      lambdaT,
+      lambdaMax,
+      train: trainSummary,
+      generation,
+      restoration,
+      unmaskedUnchanged,
+      seconds: { total: (performance.now() - start) / 1000, train: trainSeconds, generate: genSeconds, restore: restSeconds, evaluate: evalSeconds },
+      warnings,
+    };
+    await writeJsonAtomic(join(out, 'metrics.json'), summary);
+    await writeFileAtomic(join(out, 'report.md'), renderReport(config, summary));
+    log(`wrote ${join(out, 'report.md')} (${summary.seconds.total.toFixed(0)} s in all)`);
+    return summary;
+  } finally {
+    trained.mt.model.dispose();
+    trained.ddpm.model.dispose();
+  }
+}
+
+/** A training batch: `B` images drawn with replacement and, for MT-Diffusion, fresh Mask-k copies of them. */
+function drawBatch(train: ImageSet, B: number, rng: Rng, config: RunConfig, kind: ModelKind): TrainBatch {
+  const P = train.size * train.size;
+  const images = new Float32Array(B * P);
+  for (let i = 0; i < B; i++) {
+    const j = rng.int(train.n);
+    images.set(train.data.subarray(j * P, (j + 1) * P), i * P);
+  }
+  // The baseline draws (and ignores) the same masks, so both models see the same image sequence.
+  const { masked } = maskImages(images, B, train.size, config.trainMaskK, config.patchSize, rng);
+  const z0 = tf.tensor4d(images, [B, train.size, train.size, 1]);
+  if (kind === 'ddpm') return { z0, values: {} };
+  return { z0, values: { masked: tf.tensor4d(masked, [B, train.size, train.size, 1]) } };
+}
+
+async function restorationRow(
+  r: { k: number; masked: Float32Array; keep: Float32Array; ours: Float32Array; sdedit: Float32Array },
+  original: Float32Array,
+  n: number,
+  P: number,
+  feature: { cleanMasked: Float64Array; ours: Float64Array; sdedit: Float64Array } | undefined,
+): Promise<RestorationRow> {
+  const size = Math.round(Math.sqrt(P));
+  const kept = async (images: Float32Array) =>
+    (await maskedDistance({ data: images, shape: [n, size, size, 1] }, { data: r.masked, shape: [n, size, size, 1] }, { data: r.keep, shape: [n, size, size, 1] }, { dataRange: 2, region: 'kept' })).maxAbsOverall;
+  return {
+    k: r.k,
+    maskedFraction: 1 - mean(r.keep),
+    featureDistance: feature
+      ? { cleanMasked: mean(feature.cleanMasked), sdedit: mean(feature.sdedit), ours: mean(feature.ours) }
+      : { cleanMasked: Number.NaN, sdedit: Number.NaN, ours: Number.NaN },
+    rms: { cleanMasked: mean(rmsDistances(r.masked, original, n)), sdedit: mean(rmsDistances(r.sdedit, original, n)), ours: mean(rmsDistances(r.ours, original, n)) },
+    maxUnmaskedChange: { sdedit: await kept(r.sdedit), ours: await kept(r.ours) },
+  };
+}
+
+export { FMNIST_FEATURES_NAME };
