@@ -130,7 +130,12 @@ describe('releaseBackend', () => {
 
   it('lets a Node process that used WebGPU exit; without it the process hangs', async (ctx) => {
     if (!backends.includes('webgpu')) ctx.skip();
-    const [released, kept] = await Promise.all([runFixture('release', 20_000), runFixture('keep', 4_000)]);
+    const [firstRelease, kept] = await Promise.all([runFixture('release', 20_000), runFixture('keep', 4_000)]);
+    // Once in several CI runs on a loaded machine, Dawn on lavapipe has died by a signal (exit
+    // code null) while tearing down after release; that is Dawn's teardown, not a hang, so a
+    // process killed by a signal is run once more. A hang ('still running') or a non-zero exit
+    // code still fails at once.
+    const released = firstRelease.code === -1 ? await runFixture('release', 20_000) : firstRelease;
     expect(released.code).toBe(0);
     expect(JSON.parse(released.out)).toEqual({ name: 'webgpu', total: 4096, backendAfter: 'cpu' });
     // The control: the same work without releaseBackend() finished its output but never exited.
