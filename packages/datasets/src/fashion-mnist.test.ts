@@ -134,8 +134,12 @@ describe('fashionMnist / idxImageDataset on files the test writes', () => {
     const images = await write('img.gz', encodeIdx('uint8', [2, 28, 28], pixels(2)));
     const labels = await write('lab.gz', encodeIdx('uint8', [2], [1, 2]));
     const base = { name: 't', numClasses: 10, imageSize: [28, 28] as const };
-    await expect(idxImageDataset({ ...base, imagesPath: labels, labelsPath: images })).rejects.toThrow(
+    // One bad file at a time: both files are read at once, so with both swapped either error may win.
+    await expect(idxImageDataset({ ...base, imagesPath: labels, labelsPath: labels })).rejects.toThrow(
       /magic number must be 2051 \(0x00000803\), got 2049/,
+    );
+    await expect(idxImageDataset({ ...base, imagesPath: images, labelsPath: images })).rejects.toThrow(
+      /magic number must be 2049 \(0x00000801\), got 2051/,
     );
     const full = encodeIdx('uint8', [2, 28, 28], pixels(2));
     const cut = await write('cut.gz', full.subarray(0, full.length - 100));
