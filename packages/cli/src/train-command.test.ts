@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from './run.js';
+import { midChainWarning } from './train-command.js';
 
 /*
  * Smoke tests of `mtd train`, `mtd sample` and `mtd eval` on tiny configs (cpu backend): the
@@ -123,5 +124,14 @@ describe('bad input', () => {
     await expect(runCli(['train', '--config', bad, '--backend', 'gpu'], capture().log)).rejects.toThrow('mtd train: --backend must be one of auto, tensorflow, webgpu, wasm, cpu, got "gpu"');
     await expect(runCli(['sample', '--checkpoint', dir, '--n', 'many'], capture().log)).rejects.toThrow('mtd sample: --n must be an integer >= 1, got "many"');
     await expect(runCli(['sample', '--checkpoint', dir, '--backend', 'cpu'], capture().log)).rejects.toThrow(/mtd sample: cannot read --checkpoint .*holds no readable latest.json/);
+  });
+});
+
+describe('midChainWarning', () => {
+  it('warns when lambda_t peaks past the limit, naming the modality and the factor', () => {
+    expect(midChainWarning('masked', 3.55)).toBeUndefined();
+    expect(midChainWarning('masked', 10)).toBeUndefined();
+    expect(midChainWarning('masked', 71)).toMatch(/lambda_t of modality masked reaches 71.0 mid-chain.*about 7.1x smaller/);
+    expect(midChainWarning('x', 20, 40)).toBeUndefined();
   });
 });
