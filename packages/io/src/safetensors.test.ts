@@ -75,6 +75,14 @@ describe('safetensors', () => {
     );
   });
 
+  it('keeps a tensor named "__proto__" (found by the property above)', () => {
+    const tensors = Object.create(null) as Record<string, SafeTensor>;
+    tensors['__proto__'] = { dtype: 'U8', shape: [1], data: new Uint8Array([7]) };
+    const back = decodeSafetensors(encodeSafetensors(tensors));
+    expect(Object.keys(back.tensors)).toEqual(['__proto__']);
+    expect(Array.from(back.tensors['__proto__']!.data as Uint8Array)).toEqual([7]);
+  });
+
   it('rejects corrupt or inconsistent files with a message saying what is wrong', () => {
     const good = encodeSafetensors({ a: { dtype: 'F32', shape: [2], data: new Float32Array(2) } });
     expect(() => decodeSafetensors(good.subarray(0, 5))).toThrow(/shorter than the 8-byte header length/);

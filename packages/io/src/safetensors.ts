@@ -61,7 +61,9 @@ export function encodeSafetensors(tensors: Record<string, SafeTensor>, metadata:
     if (typeof v !== 'string') throw new TypeError(`encodeSafetensors: metadata["${k}"] must be a string, got ${typeof v}`);
   }
   const names = Object.keys(tensors).sort();
-  const header: Record<string, unknown> = {};
+  // Null-prototype records throughout: a tensor may be named "__proto__", and on a plain object that
+  // assignment would set the prototype instead of adding the entry.
+  const header: Record<string, unknown> = Object.create(null);
   if (Object.keys(metadata).length > 0) header.__metadata__ = metadata;
   let offset = 0;
   for (const name of names) {
@@ -110,9 +112,9 @@ export function decodeSafetensors(bytes: Uint8Array): SafetensorsFile {
   if (!header || typeof header !== 'object' || Array.isArray(header)) throw new RangeError(`${where}: header must be a JSON object`);
   const dataStart = 8 + n;
   const dataLength = bytes.length - dataStart;
-  const metadata: Record<string, string> = {};
+  const metadata: Record<string, string> = Object.create(null);
   const spans: Array<[number, number, string]> = [];
-  const tensors: Record<string, SafeTensor> = {};
+  const tensors: Record<string, SafeTensor> = Object.create(null);
   for (const [name, entry] of Object.entries(header)) {
     if (name === '__metadata__') {
       for (const [k, v] of Object.entries((entry ?? {}) as Record<string, unknown>)) {
