@@ -46,6 +46,19 @@ function shapeToNhwc(s: [number, number, number, number], dataFormat: DataFormat
 }
 
 /**
+ * Strides and the forward conv's top/left padding, from `computeConv2DInfo` so that 'same',
+ * 'valid', explicit padding and the rounding mode match the forward conv exactly.
+ */
+function forwardGeometry(
+  xShape: [number, number, number, number],
+  filterShape: [number, number, number, number],
+  args: { strides: number | [number, number]; pad: Pad; dimRoundingMode?: 'floor' | 'round' | 'ceil' },
+): { sh: number; sw: number; top: number; left: number } {
+  const info = tf.backend_util.computeConv2DInfo(xShape, filterShape, args.strides, 1, args.pad, args.dimRoundingMode, false, 'channelsLast');
+  return { sh: info.strideHeight, sw: info.strideWidth, top: info.padInfo.top, left: info.padInfo.left };
+}
+
+/**
  * Pads (positive amounts) or crops (negative amounts) the two spatial axes of an NHWC tensor, so
  * padding arithmetic that goes negative at the far edge needs no special cases.
  */
@@ -88,25 +101,13 @@ export function conv2dBackpropFilterViaMatMul(args: Conv2DBackpropFilterArgs): t
     const x = toNhwc(args.x, dataFormat);
     const dy = toNhwc(args.dy, dataFormat);
     const [kh, kw, inC, outC] = args.filterShape;
-    const info = tf.backend_util.computeConv2DInfo(
-      x.shape,
-      args.filterShape,
-      args.strides,
-      1,
-      args.pad,
-      args.dimRoundingMode,
-      false,
-      'channelsLast',
-    );
-    const { strideHeight: sh, strideWidth: sw } = info;
+    const { sh, sw, top, left } = forwardGeometry(x.shape, args.filterShape, args);
     const [n, h, w] = x.shape;
     // dy's own size, not info's: tfjs's conv2d gradient drops dimRoundingMode, so trust the data.
     const [, oh, ow] = dy.shape;
     // Rows the last window reaches; anything below it is never read (negative = crop).
     const needH = (oh - 1) * sh + kh;
     const needW = (ow - 1) * sw + kw;
-    const top = info.padInfo.top;
-    const left = info.padInfo.left;
     const xp = padOrCrop(x, top, needH - h - top, left, needW - w - left);
     const columns: tf.Tensor4D[] = [];
     for (let i = 0; i < kh; i++) {
@@ -135,21 +136,9 @@ export function conv2dBackpropFilterViaConv(args: Conv2DBackpropFilterArgs): tf.
     const x = toNhwc(args.x, dataFormat);
     const dy = toNhwc(args.dy, dataFormat);
     const [kh, kw] = args.filterShape;
-    const info = tf.backend_util.computeConv2DInfo(
-      x.shape,
-      args.filterShape,
-      args.strides,
-      1,
-      args.pad,
-      args.dimRoundingMode,
-      false,
-      'channelsLast',
-    );
-    const { strideHeight: sh, strideWidth: sw } = info;
+    const { sh, sw, top, left } = forwardGeometry(x.shape, args.filterShape, args);
     const [, h, w] = x.shape;
     const [, oh, ow] = dy.shape;
-    const top = info.padInfo.top;
-    const left = info.padInfo.left;
     const images = tf.transpose(x, [3, 1, 2, 0]) as tf.Tensor4D;
     const padded = padOrCrop(images, top, (oh - 1) * sh + kh - h - top, left, (ow - 1) * sw + kw - w - left);
     const filter = tf.transpose(dy, [1, 2, 0, 3]) as tf.Tensor4D;
@@ -170,17 +159,8 @@ export function conv2dBackpropInputViaConv(args: Conv2DBackpropInputArgs): tf.Te
     const dy = toNhwc(args.dy, dataFormat);
     const inputShape = shapeToNhwc(args.inputShape, dataFormat);
     const [kh, kw, , outC] = args.filter.shape;
-    const info = tf.backend_util.computeConv2DInfo(
-      inputShape,
-      args.filter.shape,
-      args.strides,
-      1,
-      args.pad,
-      args.dimRoundingMode,
-      false,
-      'channelsLast',
-    );
-    const { strideHeight: sh, strideWidth: sw } = info;
+    const fwd = forwardGeometry(inputShape, args.filter.shape, args);
+    const { sh, sw } = fwd;
     const [n, oh, ow] = dy.shape;
     const [, h, w] = inputShape;
     // Insert sh-1 zero rows after every row, then sw-1 zero columns after every column: reshape,
@@ -193,8 +173,8 @@ export function conv2dBackpropInputViaConv(args: Conv2DBackpropInputArgs): tf.Te
     if (sw > 1) {
       dilated = tf.pad(dilated.reshape([n * oh * sh, ow, 1, outC]), [[0, 0], [0, 0], [0, sw - 1], [0, 0]]).reshape([n, oh * sh, ow * sw, outC]);
     }
-    const top = kh - 1 - info.padInfo.top;
-    const left = kw - 1 - info.padInfo.left;
+    const top = kh - 1 - fwd.top;
+    const left = kw - 1 - fwd.left;
     const bottom = h + kh - 1 - oh * sh - top;
     const right = w + kw - 1 - ow * sw - left;
     const padded = padOrCrop(dilated, top, bottom, left, right);
