@@ -83,6 +83,18 @@ describe('safetensors', () => {
     expect(Array.from(back.tensors['__proto__']!.data as Uint8Array)).toEqual([7]);
   });
 
+  it('decodes an empty tensor that shares its offset with a tensor the header lists first (found by the property above)', () => {
+    // Names sort " " < "0", so " " gets [0, 0] and "0" gets [0, 8]; JSON lists the integer-like "0" first.
+    const tensors: Record<string, SafeTensor> = {
+      '0': { dtype: 'F64', shape: [1], data: Float64Array.from([0]) },
+      ' ': { dtype: 'F64', shape: [0], data: Float64Array.from([]) },
+    };
+    const back = decodeSafetensors(encodeSafetensors(tensors));
+    expect(Object.keys(back.tensors).sort()).toEqual([' ', '0']);
+    expect(back.tensors[' ']!.shape).toEqual([0]);
+    expect(Array.from(back.tensors['0']!.data as Float64Array)).toEqual([0]);
+  });
+
   it('rejects corrupt or inconsistent files with a message saying what is wrong', () => {
     const good = encodeSafetensors({ a: { dtype: 'F32', shape: [2], data: new Float32Array(2) } });
     expect(() => decodeSafetensors(good.subarray(0, 5))).toThrow(/shorter than the 8-byte header length/);

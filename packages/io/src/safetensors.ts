@@ -146,8 +146,10 @@ export function decodeSafetensors(bytes: Uint8Array): SafetensorsFile {
     const data = new Ctor(copy.buffer, 0, numel(shape as number[]));
     tensors[name] = { dtype: e.dtype as SafeDType, shape: shape as number[], data };
   }
-  // The data must be covered exactly, without holes or overlaps.
-  spans.sort((a, b) => a[0] - b[0]);
+  // The data must be covered exactly, without holes or overlaps. Ties on the start are broken by
+  // the end so that an empty tensor sorts before the one it shares an offset with, whatever order
+  // the header lists them in (JSON objects put integer-like names first).
+  spans.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
   let at = 0;
   for (const [begin, end, name] of spans) {
     if (begin !== at) throw new RangeError(`${where}: tensor "${name}" starts at byte ${begin}, expected ${at} (gap or overlap)`);
