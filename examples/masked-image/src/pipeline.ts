@@ -3,16 +3,15 @@ import * as tf from '@tensorflow/tfjs';
 import { endpointReport, identityEncoder, sqrtAlphaBarWeight } from '@mtd/aggregation';
 import { outputBlockHead } from '@mtd/heads';
 import { writeFileAtomic, writeJsonAtomic } from '@mtd/io';
-import { collectFeatures, fmnistFeatures, generationMetrics, maskedDistance, FMNIST_FEATURES_NAME, type FmnistFeatureExtractor, type GenerationMetrics } from '@mtd/metrics';
+import { fmnistFeatures, generationMetrics, maskedDistance, FMNIST_FEATURES_NAME, type FmnistFeatureExtractor, type GenerationMetrics } from '@mtd/metrics';
 import { createRng, type Rng } from '@mtd/random';
 import { sample, type Modality } from '@mtd/sampler';
 import { cosineSchedule, linearSchedule, type Schedule } from '@mtd/schedule';
-import { asDiffusionModel, generatorSource, mtModel, Trainer, type MtModel, type StepResult, type TrainBatch } from '@mtd/train';
+import { asDiffusionModel, mtModel, type MtModel, type TrainBatch } from '@mtd/train';
 import { createUNet } from '@mtd/unet';
 import type { RunConfig } from './config.js';
-import { loadImages, maskImages, openImages, type ImageSet } from './data.js';
-import { cosineDistances, mean, rmsDistances } from './distance.js';
-import { lossCurvePng, tupleGridPng, type Rgb } from './png.js';
+import { cosineDistances, featuresOf, loadImages, lossCurvePng, mean, openImages, rmsDistances, trainVariant, tupleGridPng, type ImageSet, type Rgb } from '@mtd/example-kit';
+import { maskImages } from './data.js';
 import { renderReport } from './report.js';
 import { sdeditRestore } from './sdedit.js';
 
@@ -71,14 +70,6 @@ export function buildSchedule(config: RunConfig): Schedule {
   return config.schedule.kind === 'cosine' ? cosineSchedule({ T: config.schedule.T }) : linearSchedule({ T: config.schedule.T });
 }
 
-/** The project's feature network reads 28/32 px: smaller images are bilinearly upsampled to 28 (real and generated alike). */
-function forFeatures(data: Float32Array, n: number, size: number): tf.Tensor4D {
-  return tf.tidy(() => {
-    const t = tf.clipByValue(tf.tensor4d(data, [n, size, size, 1]), -1, 1) as tf.Tensor4D;
-    return size === 28 || size === 32 ? t : (tf.clipByValue(tf.image.resizeBilinear(t, [28, 28]), -1, 1) as tf.Tensor4D);
-  });
-}
-
 async function read(t: tf.Tensor): Promise<Float32Array> {
   return (await t.data()) as Float32Array;
 }
@@ -110,44 +101,22 @@ export async function runMaskedImage(options: RunOptions): Promise<RunSummary> {
   for (const kind of ['mt', 'ddpm'] as const) {
     const built = buildModel(kind, config);
     parameters[kind] = built.model.parameterCount();
-    log(`training ${MODEL_NAMES[kind]} (${parameters[kind]} parameters), ${config.train.steps} steps at batch ${config.train.batchSize}`);
-    const data = generatorSource({
-      batchSize: config.train.batchSize,
-      seed: config.seed + 11,
-      draw: (rng, B) => drawBatch(train, B, rng, config, kind),
-    });
-    const trainer = new Trainer({
+    const run = await trainVariant({
+      label: MODEL_NAMES[kind],
       model: built.model,
-      schedule,
       modalities: built.modalities,
-      data,
-      seed: config.seed + 13,
-      optimizer: { lr: config.train.lr, warmupSteps: config.train.warmupSteps, decaySteps: config.train.steps, finalFraction: 0.1, clipGradNorm: config.train.clipGradNorm },
-      ema: { decay: config.train.ema },
-      rho: 0.1,
-      ...(kind === 'mt' ? { headWeights: { masked: 1 }, conditionDropout: { masked: 1 } } : {}),
-      config: { ...config, model: kind } as unknown as Record<string, unknown>,
-    });
-    const record = { loss: [] as number[], noise: [] as number[] };
-    const t0 = performance.now();
-    const summary = await trainer.train({
-      steps: config.train.steps,
-      checkpointDir: join(out, kind, 'checkpoints'),
-      checkpointEvery: config.train.checkpointEvery,
-      keepCheckpoints: 1,
-      logPath: join(out, kind, 'log.jsonl'),
+      schedule,
+      draw: (rng, B) => drawBatch(train, B, rng, config, kind),
+      config: { seed: config.seed, ...config.train },
+      trainer: kind === 'mt' ? { headWeights: { masked: 1 }, conditionDropout: { masked: 1 } } : {},
+      dir: join(out, kind),
       progress: options.progress ?? 'lines',
-      progressEvery: Math.max(1, Math.round(config.train.steps / 10)),
-      onStep: (r: StepResult) => {
-        record.loss.push(r.loss);
-        record.noise.push(r.noise);
-      },
+      runConfig: { ...config, model: kind } as unknown as Record<string, unknown>,
+      log,
     });
-    trainer.ema?.copyToModel();
-    trainer.dispose();
-    losses[kind] = record;
+    losses[kind] = run.losses;
     trained[kind] = built;
-    trainSummary[kind] = { steps: summary.step, seconds: (performance.now() - t0) / 1000, finalLoss: summary.loss, finalNoiseLoss: record.noise[record.noise.length - 1] ?? Number.NaN };
+    trainSummary[kind] = { steps: run.steps, seconds: run.seconds, finalLoss: run.finalLoss, finalNoiseLoss: run.finalNoiseLoss };
   }
   const trainSeconds = (performance.now() - tTrain) / 1000;
   const { png: lossPng } = lossCurvePng([
@@ -247,14 +216,7 @@ export async function runMaskedImage(options: RunOptions): Promise<RunSummary> {
     let extractor: FmnistFeatureExtractor | undefined;
     let generation: RunSummary['generation'];
     const restoration: RestorationRow[] = [];
-    const features = async (data: Float32Array, n: number) => {
-      const t = forFeatures(data, n, s);
-      try {
-        return await collectFeatures(extractor!, t);
-      } finally {
-        t.dispose();
-      }
-    };
+    const features = (data: Float32Array, n: number) => featuresOf(extractor!, data, n, s);
     try {
       extractor = await fmnistFeatures();
     } catch (e) {

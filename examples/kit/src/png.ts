@@ -2,24 +2,36 @@ import { PNG } from 'pngjs';
 
 export type Rgb = readonly [number, number, number];
 
-function checkImages(where: string, columns: readonly Float32Array[], n: number, size: number): void {
+function checkImages(where: string, columns: readonly Float32Array[], n: number, size: number, channels: number): void {
   if (!Number.isInteger(n) || n < 1) throw new RangeError(`${where}: n must be an integer >= 1, got ${String(n)}`);
   if (!Number.isInteger(size) || size < 1) throw new RangeError(`${where}: size must be an integer >= 1, got ${String(size)}`);
+  if (channels !== 1 && channels !== 3) throw new RangeError(`${where}: options.channels must be 1 or 3, got ${String(channels)}`);
   if (columns.length < 1) throw new RangeError(`${where}: columns must hold at least one image set, got 0`);
+  const need = n * size * size * channels;
   columns.forEach((c, i) => {
-    if (c.length < n * size * size) throw new RangeError(`${where}: columns[${i}] must hold n * size * size = ${n * size * size} values, got ${c.length}`);
+    if (c.length < need) throw new RangeError(`${where}: columns[${i}] must hold n * size * size * channels = ${need} values, got ${c.length}`);
   });
 }
 
+export interface GridOptions {
+  /** Cells (examples) per row; default about square. */
+  cellsPerRow?: number;
+  /** Repeat every pixel `zoom` times (16-px images are tiny on screen). */
+  zoom?: number;
+  /** 1 (grey) or 3 (RGB); images are NHWC. Default 1. */
+  channels?: 1 | 3;
+}
+
 /**
- * A grid of grey image tuples: example `i` is one cell holding `columns[0][i]`, `columns[1][i]`, ...
+ * A grid of image tuples: example `i` is one cell holding `columns[0][i]`, `columns[1][i]`, ...
  * side by side (e.g. generated image | generated masked image, or masked | restored | original),
  * cells separated by a 2-px grey gap, images 1 px apart, `cellsPerRow` cells per row. Values in
- * [-1, 1] (clipped) map to 0..255; `zoom` repeats every pixel (16-px images are tiny on screen).
+ * [-1, 1] (clipped) map to 0..255.
  */
-export function tupleGridPng(columns: readonly Float32Array[], n: number, size: number, options: { cellsPerRow?: number; zoom?: number } = {}): Uint8Array {
+export function tupleGridPng(columns: readonly Float32Array[], n: number, size: number, options: GridOptions = {}): Uint8Array {
   const where = 'tupleGridPng';
-  checkImages(where, columns, n, size);
+  const C = options.channels ?? 1;
+  checkImages(where, columns, n, size, C);
   const zoom = options.zoom ?? 1;
   if (!Number.isInteger(zoom) || zoom < 1) throw new RangeError(`${where}: options.zoom must be an integer >= 1, got ${String(zoom)}`);
   const perRow = Math.min(n, options.cellsPerRow ?? Math.max(1, Math.round(Math.sqrt(n / columns.length))));
@@ -39,8 +51,10 @@ export function tupleGridPng(columns: readonly Float32Array[], n: number, size: 
     columns.forEach((images, c) => {
       for (let y = 0; y < s; y++) {
         for (let x = 0; x < s; x++) {
-          const v = byte(images[i * size * size + Math.floor(y / zoom) * size + Math.floor(x / zoom)]!);
-          png.data.set([v, v, v, 255], 4 * ((y0 + y) * width + x0 + c * (s + 1) + x));
+          const at = (i * size * size + Math.floor(y / zoom) * size + Math.floor(x / zoom)) * C;
+          const r = byte(images[at]!);
+          const rgb = C === 1 ? [r, r, r] : [r, byte(images[at + 1]!), byte(images[at + 2]!)];
+          png.data.set([rgb[0]!, rgb[1]!, rgb[2]!, 255], 4 * ((y0 + y) * width + x0 + c * (s + 1) + x));
         }
       }
     });

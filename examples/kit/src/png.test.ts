@@ -20,6 +20,15 @@ describe('tupleGridPng', () => {
     expect(pixel(png, 13, 3)).toEqual([128, 128, 128]);
     expect(pixel(png, 12, 2)).toEqual([255, 255, 255]);
   });
+  it('draws RGB images channel by channel (NHWC)', () => {
+    // Two 1x1 RGB examples: red, and (0, 0, +1) -> (128, 128, 255).
+    const a = Float32Array.from([1, -1, -1, 0, 0, 1]);
+    const png = PNG.sync.read(Buffer.from(tupleGridPng([a], 2, 1, { channels: 3, cellsPerRow: 2 })));
+    expect(pixel(png, 2, 2)).toEqual([255, 0, 0]);
+    expect(pixel(png, 5, 2)).toEqual([128, 128, 255]);
+    expect(() => tupleGridPng([a], 3, 1, { channels: 3 })).toThrow(/columns\[0\] must hold n \* size \* size \* channels = 9 values, got 6/);
+    expect(() => tupleGridPng([a], 1, 1, { channels: 2 as 3 })).toThrow(/options.channels must be 1 or 3, got 2/);
+  });
   it('zooms by repeating pixels and clips out-of-range values', () => {
     const a = Float32Array.from([5, -5, 0, 1]);
     const png = PNG.sync.read(Buffer.from(tupleGridPng([a], 1, 2, { zoom: 2 })));
@@ -29,7 +38,7 @@ describe('tupleGridPng', () => {
     expect(pixel(png, 4, 2)).toEqual([0, 0, 0]);
   });
   it('names the bad argument', () => {
-    expect(() => tupleGridPng([new Float32Array(3)], 1, 2)).toThrow(/tupleGridPng: columns\[0\] must hold n \* size \* size = 4 values, got 3/);
+    expect(() => tupleGridPng([new Float32Array(3)], 1, 2)).toThrow(/tupleGridPng: columns\[0\] must hold n \* size \* size \* channels = 4 values, got 3/);
     expect(() => tupleGridPng([], 1, 2)).toThrow(/columns must hold at least one image set/);
     expect(() => tupleGridPng([new Float32Array(4)], 1, 2, { zoom: 0 })).toThrow(/options.zoom must be an integer >= 1, got 0/);
   });
