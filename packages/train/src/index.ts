@@ -43,6 +43,7 @@ export { JsonlLog } from './log.js';
 export { ProgressBar, formatDuration, type ProgressOptions, type ProgressStream, type ProgressUpdate } from './progress.js';
 export { mtModel, MtModel, type MtModelOptions, type ConditioningPath } from './mt-model.js';
 export { unetLabelEncoder, type UnetLabelEncoderOptions } from './unet-label-encoder.js';
+export { unetContextEncoder, type UnetContextEncoderOptions } from './unet-context-encoder.js';
 export {
   validateConfig,
   DATASET_MODALITIES,

@@ -16,9 +16,15 @@ import { prefixed, type NamedVariable } from './variables.js';
  * - `'extra'`: a gaussian image-shaped modality `[B, S, S, extraChannels]` as the U-Net's extra
  *   input channels (the "-X" variant; at most one modality); an unknown or dropped one is all
  *   zeros;
+ * - `'context'`: a gaussian vector `[B, D]` (one context token) or sequence `[B, L, D]` that every
+ *   attention block of the U-Net also attends to (cross-attention, GLIDE's `encoder_kv`; `D` =
+ *   the U-Net's `contextDim`; at most one modality), e.g. an image representation (paper E.4);
+ *   an unknown or dropped one is one all-zero token, so the null condition is the token whose
+ *   keys and values are `encoder_kv`'s bias: one learned "no representation" token, the same
+ *   for every example, and the same in training (dropped) and sampling (unknown);
  * - `'none'`: only through `A_t` inside `z_t` (the "-U" variant; not a conditional model of it).
  */
-export type ConditioningPath = 'class' | 'extra' | 'none';
+export type ConditioningPath = 'class' | 'extra' | 'context' | 'none';
 
 export interface MtModelOptions {
   unet: UNet;
@@ -29,7 +35,8 @@ export interface MtModelOptions {
   /**
    * By modality name. Default: the U-Net's class path for the first categorical modality whose
    * `K` equals the U-Net's `numClasses`; the extra channels for the first gaussian modality if the
-   * U-Net has `extraChannels`; `'none'` for the rest.
+   * U-Net has `extraChannels`; the context for the first other gaussian modality if the U-Net has
+   * `contextDim`; `'none'` for the rest.
    */
   conditioning?: Readonly<Record<string, ConditioningPath>>;
   /**
@@ -65,6 +72,7 @@ export class MtModel implements TrainableModel {
   private readonly x0Gradient: boolean;
   private readonly classModality: Modality | undefined;
   private readonly extraModality: Modality | undefined;
+  private readonly contextModality: Modality | undefined;
   private readonly needsX0: boolean;
 
   constructor(options: MtModelOptions) {
@@ -93,17 +101,21 @@ export class MtModel implements TrainableModel {
       const given = options.conditioning?.[m.name];
       let path: ConditioningPath;
       if (given !== undefined) {
-        if (given !== 'class' && given !== 'extra' && given !== 'none') rangeFail(where, `options.conditioning.${m.name}`, "'class', 'extra' or 'none'", given);
+        if (given !== 'class' && given !== 'extra' && given !== 'context' && given !== 'none') {
+          rangeFail(where, `options.conditioning.${m.name}`, "'class', 'extra', 'context' or 'none'", given);
+        }
         path = given;
       } else if (m.kind === 'categorical' && !classTaken && cfg.numClasses === m.classes) {
         path = 'class';
       } else if (m.kind === 'gaussian' && cfg.extraChannels > 0 && this.extraModality === undefined) {
         path = 'extra';
+      } else if (m.kind === 'gaussian' && cfg.contextDim !== undefined && this.contextModality === undefined) {
+        path = 'context';
       } else {
         path = 'none';
       }
       if (path === 'class') {
-        if (m.kind !== 'categorical') rangeFail(where, `options.conditioning.${m.name}`, "'extra' or 'none' for a gaussian modality", path);
+        if (m.kind !== 'categorical') rangeFail(where, `options.conditioning.${m.name}`, "'extra', 'context' or 'none' for a gaussian modality", path);
         if (cfg.numClasses !== m.classes) rangeFail(where, `options.conditioning.${m.name}`, `'class' only with a U-Net of numClasses ${m.classes}`, `numClasses ${String(cfg.numClasses)}`);
         if (classTaken) rangeFail(where, `options.conditioning.${m.name}`, "'class' for at most one modality (the U-Net has one class embedding)", path);
         classTaken = true;
@@ -113,6 +125,12 @@ export class MtModel implements TrainableModel {
         if (m.kind !== 'gaussian') rangeFail(where, `options.conditioning.${m.name}`, "'class' or 'none' for a categorical modality", path);
         if (this.extraModality !== undefined) rangeFail(where, `options.conditioning.${m.name}`, "'extra' for at most one modality", path);
         this.extraModality = m;
+      }
+      if (path === 'context') {
+        if (m.kind !== 'gaussian') rangeFail(where, `options.conditioning.${m.name}`, "'class' or 'none' for a categorical modality", path);
+        if (cfg.contextDim === undefined) rangeFail(where, `options.conditioning.${m.name}`, "'context' only with a U-Net that has contextDim", 'contextDim undefined');
+        if (this.contextModality !== undefined) rangeFail(where, `options.conditioning.${m.name}`, "'context' for at most one modality", path);
+        this.contextModality = m;
       }
       conditioning[m.name] = path;
     }
@@ -167,11 +185,27 @@ export class MtModel implements TrainableModel {
           extra = (p === undefined ? value : tf.mul(value, tf.reshape(p, [batch, 1, 1, 1]))) as tf.Tensor4D;
         }
       }
+      let context: tf.Tensor3D | undefined;
+      const cx = this.contextModality;
+      if (cx !== undefined) {
+        const value = known[cx.name];
+        const D = cfg.contextDim!;
+        if (value === undefined) {
+          context = tf.zeros([batch, 1, D]);
+        } else {
+          const ok = value.shape[0] === batch && value.shape[value.rank - 1] === D && (value.rank === 2 || (value.rank === 3 && value.shape[1]! >= 1));
+          if (!ok) rangeFail(where, `input.known.${cx.name}`, `a vector [${batch}, ${D}] or a sequence [${batch}, L, ${D}] (it is on the 'context' path)`, value);
+          const tokens = (value.rank === 2 ? tf.expandDims(value, 1) : value) as tf.Tensor3D;
+          const p = mask(cx.name);
+          context = p === undefined ? tokens : (tf.mul(tokens, tf.reshape(p, [batch, 1, 1])) as tf.Tensor3D);
+        }
+      }
       const { eps, taps } = this.unet.forward({
         x: zt as tf.Tensor4D,
         t,
         ...(classLabels !== undefined ? { classLabels } : {}),
         ...(extra !== undefined ? { extra } : {}),
+        ...(context !== undefined ? { context } : {}),
         ...(training ? { training: true, ...(seed !== undefined ? { dropoutSeed: seed } : {}) } : {}),
       });
       const tapRecord: Record<string, tf.Tensor> = { middle: taps.middle, decoderFeatures: taps.decoderFeatures, eps };
