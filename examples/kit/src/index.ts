@@ -10,3 +10,4 @@ export { trainVariant, parameterCount, type TrainVariantOptions, type VariantTra
 export { generateAll, type GenerateAllOptions, type Generated } from './generate.js';
 export { parseAndRun, runExample, type ExampleArgs, type ExamplePreset, type RunExampleOptions } from './command.js';
 export { markdownTable, machineDescription } from './markdown.js';
+export { saveWeights, readWeights, assignWeights, weightsOf, WEIGHTS_FORMAT, type WeightsFile } from './weights.js';

@@ -4,7 +4,10 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { assignWeights, readWeights } from '@mtd/example-kit';
+import { readCheckpoint } from '@mtd/train';
 import { presetConfig } from './config.js';
+import { exportWeights } from './export-weights.js';
 import { buildModel, runMaskedImage, type RunSummary } from './pipeline.js';
 
 const out = mkdtempSync(join(tmpdir(), 'mtd-masked-image-'));
@@ -74,6 +77,21 @@ describe('runMaskedImage (tiny smoke run)', () => {
 
   it('frees every tensor it made', () => {
     expect(tf.memory().numTensors).toBe(numTensors);
+  });
+
+  it("exports the run's EMA weights to a weights file that loads into a fresh model", async () => {
+    const path = join(out, 'mt.safetensors');
+    const r = await exportWeights(join(out, 'mt', 'checkpoints'), path);
+    expect(r).toMatchObject({ step: 3, ema: true, dataset: summary.dataset });
+    const file = await readWeights(path);
+    const checkpoint = await readCheckpoint(join(out, 'mt', 'checkpoints'));
+    const { model } = buildModel('mt', JSON.parse(file.metadata['config']!));
+    try {
+      assignWeights(model, file, path);
+      for (const v of model.variables) expect(Array.from(await v.variable.data())).toEqual(Array.from(checkpoint.tensors[`ema/${v.name}`]!.data as Float32Array));
+    } finally {
+      model.dispose();
+    }
   });
 });
 

@@ -111,7 +111,7 @@ export async function runMaskedImage(options: RunOptions): Promise<RunSummary> {
       trainer: kind === 'mt' ? { headWeights: { masked: 1 }, conditionDropout: { masked: 1 } } : {},
       dir: join(out, kind),
       progress: options.progress ?? 'lines',
-      runConfig: { ...config, model: kind } as unknown as Record<string, unknown>,
+      runConfig: { ...config, model: kind, dataset: train.name } as unknown as Record<string, unknown>,
       log,
     });
     losses[kind] = run.losses;
@@ -270,7 +270,7 @@ export async function runMaskedImage(options: RunOptions): Promise<RunSummary> {
 }
 
 /** A training batch: `B` images drawn with replacement and, for MT-Diffusion, fresh Mask-k copies of them. */
-function drawBatch(train: ImageSet, B: number, rng: Rng, config: RunConfig, kind: ModelKind): TrainBatch {
+export function drawBatch(train: ImageSet, B: number, rng: Rng, config: RunConfig, kind: ModelKind): TrainBatch {
   const P = train.size * train.size;
   const images = new Float32Array(B * P);
   for (let i = 0; i < B; i++) {
