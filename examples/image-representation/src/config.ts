@@ -55,7 +55,7 @@ const CPU: RunConfig = {
   headHidden: 256,
   weightC: 0.003,
   conditionDropout: 0.5,
-  train: { steps: 600, batchSize: 16, lr: 1e-3, warmupSteps: 50, clipGradNorm: 1, ema: 0.995, checkpointEvery: 300 },
+  train: { steps: 500, batchSize: 16, lr: 1e-3, warmupSteps: 50, clipGradNorm: 1, ema: 0.995, checkpointEvery: 250 },
   sample: { steps: 50, n: 256, conditionalN: 64, batchSize: 64 },
   gridImages: 32,
 };
