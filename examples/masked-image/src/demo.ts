@@ -58,7 +58,8 @@ async function shippedConfig(path: string): Promise<{ file: WeightsFile; config:
   const file = await readWeights(path);
   const config = JSON.parse(file.metadata['config'] ?? 'null') as RunConfig | null;
   if (config === null || typeof config !== 'object' || typeof config.imageSize !== 'number') throw new RangeError(`runDemo: ${path} must record the run config in its metadata`);
-  return { file, config, dataset: file.metadata['dataset'] ?? 'unknown' };
+  // Fields added to the presets after the weights were made take the cpu preset's values.
+  return { file, config: { ...presetConfig('cpu'), ...config }, dataset: file.metadata['dataset'] ?? 'unknown' };
 }
 
 export async function runDemo(options: DemoOptions): Promise<DemoSummary> {

@@ -8,7 +8,7 @@ import { assignWeights, readWeights } from '@mtd/example-kit';
 import { readCheckpoint } from '@mtd/train';
 import { presetConfig } from './config.js';
 import { exportWeights } from './export-weights.js';
-import { buildModel, runMaskedImage, type RunSummary } from './pipeline.js';
+import { buildModel, checkModels, runMaskedImage, type RunSummary } from './pipeline.js';
 
 const out = mkdtempSync(join(tmpdir(), 'mtd-masked-image-'));
 let summary: RunSummary;
@@ -31,12 +31,15 @@ describe('runMaskedImage (tiny smoke run)', () => {
       'report.md',
       'loss-curve.png',
       'samples-mt-diffusion-u.png',
+      'samples-mt-diffusion-x.png',
       'samples-ddpm.png',
       'restoration-mask5.png',
       'restoration-mask10.png',
       'mt/log.jsonl',
+      'mtx/log.jsonl',
       'ddpm/log.jsonl',
       'mt/checkpoints/latest.json',
+      'mtx/checkpoints/latest.json',
       'ddpm/checkpoints/latest.json',
     ];
     for (const f of files) expect(existsSync(join(out, f)), f).toBe(true);
@@ -47,11 +50,12 @@ describe('runMaskedImage (tiny smoke run)', () => {
     expect(JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')).preset).toBe('tiny');
   });
 
-  it('keeps every unmasked pixel unchanged, for MT-Diffusion-U and SDEdit, at every Mask-k', () => {
+  it('keeps every unmasked pixel unchanged, for MT-Diffusion-U, -X and SDEdit, at every Mask-k', () => {
+    expect(summary.models).toEqual(['mt', 'mtx', 'ddpm']);
     expect(summary.restoration.map((r) => r.k)).toEqual([5, 10]);
     for (const r of summary.restoration) {
-      expect(r.maxUnmaskedChange.ours).toBe(0);
-      expect(r.maxUnmaskedChange.sdedit).toBe(0);
+      expect(r.maxUnmaskedChange).toEqual({ mt: 0, mtx: 0, sdedit: 0 });
+      expect(Object.keys(r.rms).sort()).toEqual(['cleanMasked', 'mt', 'mtx', 'sdedit']);
       expect(r.maskedFraction).toBeGreaterThan(0);
       // The Clean-Masked pair differs from the original only where something was masked.
       expect(r.rms.cleanMasked).toBeGreaterThanOrEqual(0);
@@ -63,8 +67,7 @@ describe('runMaskedImage (tiny smoke run)', () => {
     const metrics = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8')) as RunSummary;
     expect(metrics.lambdaT).toBeGreaterThan(0);
     expect(metrics.lambdaT).toBeLessThan(0.05);
-    expect(metrics.train.mt.steps).toBe(3);
-    expect(metrics.train.ddpm.steps).toBe(3);
+    expect([metrics.train.mt?.steps, metrics.train.mtx?.steps, metrics.train.ddpm?.steps]).toEqual([3, 3, 3]);
     const gen = metrics.generation as Record<string, Record<string, number>>;
     expect(Object.keys(gen['mt']!)).toContain('FID (fmnist features)');
     expect(Number.isFinite(gen['ddpm']!['FID (fmnist features)'])).toBe(true);
@@ -73,6 +76,8 @@ describe('runMaskedImage (tiny smoke run)', () => {
     expect(report).toContain('paper (LPIPS, ImageNet): Clean-Masked | 0.311 | 0.414 |');
     expect(report).toContain('lambda_T');
     expect(report).toContain('Every unmasked pixel unchanged');
+    expect(report).toContain('| ours: MT-Diffusion-X (fmnist features) |');
+    expect(report).toContain('| ours: MT-Diffusion-X |');
   });
 
   it('frees every tensor it made', () => {
@@ -93,6 +98,13 @@ describe('runMaskedImage (tiny smoke run)', () => {
       model.dispose();
     }
   });
+
+  it('refuses a model list without the DDPM or an MT variant, naming the argument', () => {
+    expect(() => checkModels(['mt'])).toThrow(/runMaskedImage: config.models must list distinct kinds of mt, mtx, ddpm including 'ddpm' and an MT variant, got \["mt"\]/);
+    expect(() => checkModels(['ddpm'])).toThrow(/config.models/);
+    expect(() => checkModels(['mt', 'mt', 'ddpm'])).toThrow(/config.models/);
+    expect(checkModels(['ddpm', 'mtx'])).toEqual(['mtx', 'ddpm']);
+  });
 });
 
 describe('buildModel', () => {
@@ -110,9 +122,28 @@ describe('buildModel', () => {
       expect(ddpm.model.variables.length).toBe(a.length);
       expect(mt.modalities.map((m) => m.name)).toEqual(['masked']);
       expect(ddpm.modalities).toEqual([]);
+      // -X: one more input channel in the first convolution, the rest of the shapes as -U's.
+      const mtx = buildModel('mtx', config);
+      try {
+        expect(mtx.model.conditioning).toEqual({ masked: 'extra' });
+        expect(mt.model.conditioning).toEqual({ masked: 'none' });
+        const shapes = (m: typeof mt) => m.model.variables.map((v) => `${v.name}:${v.variable.shape.join('x')}`);
+        const differ = shapes(mtx).filter((x, i) => x !== shapes(mt)[i]);
+        expect(differ).toHaveLength(1);
+        expect(differ[0]).toMatch(/^unet\.input_blocks\.0\.0\.weight:/);
+      } finally {
+        mtx.model.dispose();
+      }
     } finally {
       mt.model.dispose();
       ddpm.model.dispose();
     }
+  });
+
+  it('refuses a model list without the DDPM or an MT variant, naming the argument', () => {
+    expect(() => checkModels(['mt'])).toThrow(/runMaskedImage: config.models must list distinct kinds of mt, mtx, ddpm including 'ddpm' and an MT variant, got \["mt"\]/);
+    expect(() => checkModels(['ddpm'])).toThrow(/config.models/);
+    expect(() => checkModels(['mt', 'mt', 'ddpm'])).toThrow(/config.models/);
+    expect(checkModels(['ddpm', 'mtx'])).toEqual(['mtx', 'ddpm']);
   });
 });
