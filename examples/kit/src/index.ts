@@ -11,3 +11,4 @@ export { generateAll, type GenerateAllOptions, type Generated } from './generate
 export { parseAndRun, runExample, type ExampleArgs, type ExamplePreset, type RunExampleOptions } from './command.js';
 export { markdownTable, machineDescription } from './markdown.js';
 export { saveWeights, readWeights, assignWeights, weightsOf, WEIGHTS_FORMAT, type WeightsFile } from './weights.js';
+export { exportWeights } from './export-weights.js';

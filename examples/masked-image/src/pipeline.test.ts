@@ -4,10 +4,9 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { assignWeights, readWeights } from '@mtd/example-kit';
+import { assignWeights, exportWeights, readWeights } from '@mtd/example-kit';
 import { readCheckpoint } from '@mtd/train';
 import { presetConfig } from './config.js';
-import { exportWeights } from './export-weights.js';
 import { buildModel, checkModels, runMaskedImage, type RunSummary } from './pipeline.js';
 
 const out = mkdtempSync(join(tmpdir(), 'mtd-masked-image-'));

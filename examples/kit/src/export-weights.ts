@@ -1,15 +1,13 @@
-/**
- * Makes the shipped weights file from a training run: the EMA weights of a trainer checkpoint
- * (what sampling uses), without the optimizer state, with the run config in the metadata.
- *
- *   pnpm export-weights -- --from out/masked-image/mt/checkpoints --to weights/mt-diffusion-u-cpu.safetensors
- */
-import { parseArgs } from 'node:util';
-import { saveWeights } from '@mtd/example-kit';
 import type { SafeTensor } from '@mtd/io';
 import { readCheckpoint } from '@mtd/train';
+import { saveWeights } from './weights.js';
 
-/** `dataset` names the training data when the checkpoint's config does not (runs before it was recorded). */
+/**
+ * Makes a shipped weights file from a training run: the EMA weights of a trainer checkpoint (what
+ * sampling uses; the trained weights when the run kept no EMA), without the optimizer state, with
+ * the run config, the step and the training data in the metadata. `dataset` names the training
+ * data when the checkpoint's config does not record it.
+ */
 export async function exportWeights(from: string, to: string, dataset?: string): Promise<{ tensors: number; step: number; ema: boolean; dataset: string }> {
   const checkpoint = await readCheckpoint(from);
   const recorded = (checkpoint.state.config as { dataset?: unknown } | null)?.dataset;
@@ -32,17 +30,3 @@ export async function exportWeights(from: string, to: string, dataset?: string):
   return { tensors: checkpoint.state.variables.length, step: checkpoint.state.step, ema, dataset: data };
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
-  const { values } = parseArgs({ args: process.argv.slice(2).filter((a) => a !== '--'), options: { from: { type: 'string' }, to: { type: 'string' }, dataset: { type: 'string' } } });
-  if (values.from === undefined || values.to === undefined) {
-    console.error('usage: pnpm export-weights -- --from CHECKPOINT_DIR_OR_FILE --to WEIGHTS.safetensors [--dataset NAME]');
-    process.exit(2);
-  }
-  exportWeights(values.from, values.to, values.dataset).then(
-    (r) => console.log(`wrote ${values.to}: ${r.tensors} tensors, ${r.ema ? 'EMA' : 'trained'} weights of step ${r.step}, trained on ${r.dataset}`),
-    (e: unknown) => {
-      console.error(e instanceof Error ? e.message : e);
-      process.exit(2);
-    },
-  );
-}
