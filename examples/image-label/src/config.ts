@@ -71,9 +71,9 @@ const CPU: RunConfig = {
   unet: { baseChannels: 16, channelMults: [1, 2], numResBlocks: 1, attentionResolutions: [], groups: 8 },
   label: { weightC: 0.002, conditionDropout: 0.8, rho: 0.1, headWeight: 1 },
   classifier: { width: 16, stages: 2, groups: 8 },
-  train: { steps: 400, batchSize: 16, lr: 1e-3, warmupSteps: 40, clipGradNorm: 1, ema: 0.995, checkpointEvery: 200 },
+  train: { steps: 300, batchSize: 16, lr: 1e-3, warmupSteps: 30, clipGradNorm: 1, ema: 0.995, checkpointEvery: 150 },
   sample: { steps: 50, n: 256, batchSize: 64 },
-  classify: { n: 500, steps: 10, batchSize: 250, curvePoints: 10, curveN: 200 },
+  classify: { n: 500, steps: 5, batchSize: 250, curvePoints: 10, curveN: 200 },
   gridImages: 32,
 };
 

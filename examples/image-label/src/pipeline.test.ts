@@ -89,6 +89,18 @@ describe('runImageLabel (tiny smoke run)', () => {
     expect(summary.label.lambdaT).toBeGreaterThan(0);
     expect(summary.label.lambdaT).toBeLessThan(0.01);
     expect(summary.label.encodingRms.mtM).toHaveLength(10);
+    // The control on real images is the supervised accuracy itself (same 8 test images, same classifier).
+    const real = summary.agreementControls.real;
+    expect(real.labelVsSupervised!.supM).toBe(c.supervised.supM.top1);
+    expect(real.labelVsSupervised!.supE).toBe(c.supervised.supE.top1);
+    for (const k of ['mtM', 'mtE'] as const) {
+      const a = summary.agreementControls[k];
+      for (const v of [a.labelVsHead!, a.labelVsSupervised!.supM, a.supervisedVsFeatureNet!.supE]) {
+        expect(v).toBeGreaterThanOrEqual(0);
+        expect(v).toBeLessThanOrEqual(1);
+      }
+    }
+    expect(summary.agreementControls.ddpm.labelVsHead).toBeUndefined();
   });
 
   it('reports Table 2 with fmnist-feature labels, the paper beside them, and the classification comparison', () => {

@@ -73,6 +73,13 @@ export interface RunSummary {
   jointAgreement: Record<'mtM' | 'mtE', number> | { skipped: string };
   /** The feature net's own accuracy on the same real test images (at this resolution): the ceiling for the agreement. */
   featureNetAccuracy: number | undefined;
+  /**
+   * Controls for the agreement, per source of images (each model's samples, or the real test images
+   * with their true labels): how often each reader's class equals the generated (true) label, and how
+   * often the supervised classifiers agree with the feature net on the same images (how readable the
+   * images are at all). `head` = the MT variant's own head re-reading its final image at t = 1.
+   */
+  agreementControls: Record<VariantKind | 'real', { labelVsHead?: number; labelVsSupervised?: Record<ClassifierKind, number>; supervisedVsFeatureNet?: Record<ClassifierKind, number> }>;
   /** Classes of the generated labels (MT) and of the feature net's reading of the generated images (all three models). */
   classHistograms: { generatedLabels: Record<'mtM' | 'mtE', number[]>; featureNetOnSamples: Partial<Record<VariantKind, number[]>>; realTest: number[] };
   classification: {
@@ -253,8 +260,27 @@ export async function runImageLabel(options: RunOptions): Promise<RunSummary> {
     );
     const clsSeconds = (performance.now() - tCls) / 1000;
 
-    // 4. Evaluate generation on the project's Fashion-MNIST features.
+    // 4. Evaluate generation on the project's Fashion-MNIST features, with controls for the label agreement.
     const tEval = performance.now();
+    const nG = config.sample.n;
+    const sources = [...VARIANTS, 'real'] as const;
+    const imagesOf = (src: (typeof sources)[number]) => (src === 'real' ? test.data.subarray(0, Math.min(nG, test.n) * P) : generated[src].z0);
+    const countOf = (src: (typeof sources)[number]) => (src === 'real' ? Math.min(nG, test.n) : nG);
+    const labelOf = (src: (typeof sources)[number]) => (src === 'real' ? testLabels.subarray(0, countOf('real')) : generated[src].labels);
+    const supervisedReads = {} as Record<(typeof sources)[number], Record<ClassifierKind, Int32Array>>;
+    const agreementControls = {} as RunSummary['agreementControls'];
+    for (const src of sources) {
+      const reads = {} as Record<ClassifierKind, Int32Array>;
+      for (const kind of CLASSIFIERS) reads[kind] = argmaxRows(await softmaxOf((x) => classifiers[kind].logits(x), imagesOf(src), countOf(src), s, config.classify.batchSize), K);
+      supervisedReads[src] = reads;
+      const labels = labelOf(src);
+      agreementControls[src] = labels ? { labelVsSupervised: { supM: agreement(labels, reads.supM), supE: agreement(labels, reads.supE) } } : {};
+    }
+    for (const kind of ['mtM', 'mtE'] as const) {
+      const z1 = noisyImages(generated[kind].z0, 1, schedule, createRng(config.seed + 600));
+      const p = await softmaxOf((x) => headLogits(diffusion[kind].model, x, 1), z1, nG, s, config.classify.batchSize);
+      agreementControls[kind].labelVsHead = agreement(generated[kind].labels!, argmaxRows(p, K));
+    }
     let extractor: FmnistFeatureExtractor | undefined;
     let generation: RunSummary['generation'];
     let jointAgreement: RunSummary['jointAgreement'];
@@ -266,9 +292,10 @@ export async function runImageLabel(options: RunOptions): Promise<RunSummary> {
       warnings.push(`feature network unavailable: ${(e as Error).message}`);
     }
     if (extractor) {
-      const nG = config.sample.n;
       const real = await featuresOf(extractor, test.data, Math.min(nG, test.n), s);
       featureNetAccuracy = accuracyOf(logitsOf(real), testLabels.subarray(0, real.count), K).top1;
+      const realRead = argmaxRows(logitsOf(real), K);
+      agreementControls.real.supervisedVsFeatureNet = { supM: agreement(supervisedReads.real.supM, realRead), supE: agreement(supervisedReads.real.supE, realRead) };
       const gen = {} as Record<VariantKind, Record<string, number>>;
       const agree = {} as Record<'mtM' | 'mtE', number>;
       for (const kind of VARIANTS) {
@@ -278,6 +305,7 @@ export async function runImageLabel(options: RunOptions): Promise<RunSummary> {
         gen[kind] = Object.fromEntries(m.all.map((r) => [r.label, r.value]));
         const read = argmaxRows(logitsOf(f), K);
         featureNetOnSamples[kind] = classHistogram(read, K);
+        agreementControls[kind].supervisedVsFeatureNet = { supM: agreement(supervisedReads[kind].supM, read), supE: agreement(supervisedReads[kind].supE, read) };
         if (kind !== 'ddpm') agree[kind] = agreement(generated[kind].labels!, read);
       }
       generation = gen;
@@ -328,6 +356,7 @@ export async function runImageLabel(options: RunOptions): Promise<RunSummary> {
       generation,
       jointAgreement,
       featureNetAccuracy,
+      agreementControls,
       classHistograms: {
         generatedLabels: { mtM: classHistogram(generated.mtM.labels!, K), mtE: classHistogram(generated.mtE.labels!, K) },
         featureNetOnSamples,

@@ -75,7 +75,32 @@ export function renderReport(config: RunConfig, r: RunSummary): string {
         'the most this agreement can show; chance is about 10%. (No paper number: the paper does not measure this.)',
       '',
     );
-    L.push(markdownTable(['model', 'label = feature net class (fmnist features)'], (['mtM', 'mtE'] as const).map((k) => [`ours: ${VARIANT_NAMES[k]}`, pct((r.jointAgreement as Record<string, number>)[k])])));
+    const ac = r.agreementControls;
+    const ja = r.jointAgreement as Record<string, number>;
+    const rows = (['mtM', 'mtE', 'ddpm', 'real'] as const).map((src) => {
+      const c = ac[src];
+      const name = src === 'real' ? 'the real test images (true label)' : `${VARIANT_NAMES[src]} samples${src === 'ddpm' ? ' (no label)' : ''}`;
+      const labelVsNet = src === 'real' ? r.featureNetAccuracy : src === 'ddpm' ? undefined : ja[src];
+      return [
+        name,
+        src === 'ddpm' ? '' : pct(labelVsNet),
+        c.labelVsHead === undefined ? '' : pct(c.labelVsHead),
+        c.labelVsSupervised ? pct(c.labelVsSupervised.supM) : '',
+        c.labelVsSupervised ? pct(c.labelVsSupervised.supE) : '',
+        c.supervisedVsFeatureNet ? pct(c.supervisedVsFeatureNet.supM) : '',
+        c.supervisedVsFeatureNet ? pct(c.supervisedVsFeatureNet.supE) : '',
+      ];
+    });
+    L.push(
+      markdownTable(
+        ['images', 'label = feature net (fmnist features)', 'label = the same head re-reading the image (t = 1)', 'label = supervised -M size', 'label = supervised -E size', 'supervised -M size = feature net', 'supervised -E size = feature net'],
+        rows,
+      ),
+    );
+    L.push(
+      'The last two columns say how readable each set of images is at all (two independent classifiers agreeing); the re-reading column checks that the generated label is what the head itself reads from the final image.',
+      '',
+    );
   }
   const hist = r.classHistograms;
   const histRows: (string | number)[][] = [
