@@ -4,7 +4,8 @@ import { saveSafetensors, type SafeTensor } from '@mtd/io';
 import type { Rng } from '@mtd/random';
 import type { Modality } from '@mtd/sampler';
 import type { Schedule } from '@mtd/schedule';
-import { Adam, clipFactor, Ema, generatorSource, globalNorm, JsonlLog, Trainer, type StepResult, type TrainableModel, type TrainBatch, type TrainerOptions } from '@mtd/train';
+import { trainVariant } from '@mtd/example-kit';
+import { Adam, clipFactor, Ema, generatorSource, globalNorm, JsonlLog, type StepResult, type TrainableModel, type TrainBatch, type TrainerOptions } from '@mtd/train';
 import type { RunConfig } from './config.js';
 import type { Classifier } from './model.js';
 
@@ -52,54 +53,36 @@ const optimizerOf = (config: RunConfig) => {
 };
 
 /**
- * Trains one diffusion model (Algorithm 2 through @mtd/train's Trainer), as the example kit's
- * `trainVariant` does (same data stream and seeds for every model, learning rate decaying to a
- * tenth, EMA copied into the model at the end), plus the accuracy curve of the label head.
+ * Trains one diffusion model with the example kit's `trainVariant` (same data stream and seeds for
+ * every model, learning rate decaying to a tenth, EMA copied into the model at the end), recording
+ * the label cross-entropy and the accuracy curve of the label head on the way.
  */
 export async function trainDiffusion(
   options: Common & { model: TrainableModel; modalities: readonly Modality[]; schedule: Schedule; trainer?: Partial<TrainerOptions> },
 ): Promise<Training> {
   const { config } = options;
   const t = config.train;
-  const log = options.log ?? ((line: string) => console.log(line));
-  log(`training ${options.label} (${options.model.variables.reduce((n, v) => n + v.variable.size, 0)} parameters), ${t.steps} steps at batch ${t.batchSize}`);
-  const trainer = new Trainer({
-    rho: 0.1,
-    ...options.trainer,
-    model: options.model,
-    schedule: options.schedule,
-    modalities: options.modalities,
-    data: generatorSource({ batchSize: t.batchSize, seed: dataSeed(config), draw: options.draw }),
-    seed: config.seed + 13,
-    optimizer: { ...optimizerOf(config), clipGradNorm: t.clipGradNorm },
-    ema: { decay: t.ema },
-    config: { ...config, model: options.label },
-  });
-  const losses: Training['losses'] = { loss: [], noise: [], label: [] };
+  const label: number[] = [];
   const curve: CurvePoint[] = [];
   const at = new Set(options.evaluate ? curveSteps(t.steps, config.classify.curvePoints) : []);
-  const t0 = performance.now();
-  try {
-    const summary = await trainer.train({
-      steps: t.steps,
-      checkpointDir: join(options.dir, 'checkpoints'),
-      checkpointEvery: t.checkpointEvery,
-      keepCheckpoints: 1,
-      logPath: join(options.dir, 'log.jsonl'),
-      progress: options.progress ?? 'lines',
-      progressEvery: Math.max(1, Math.round(t.steps / 10)),
-      onStep: async (r: StepResult) => {
-        losses.loss.push(r.loss);
-        losses.noise.push(r.noise);
-        if (r.terms['label'] !== undefined) losses.label.push(r.terms['label']);
-        if (at.has(r.step)) curve.push({ step: r.step, ...(await options.evaluate!()) });
-      },
-    });
-    trainer.ema?.copyToModel();
-    return { losses, steps: summary.step, seconds: (performance.now() - t0) / 1000, finalLoss: summary.loss, curve };
-  } finally {
-    trainer.dispose();
-  }
+  const run = await trainVariant({
+    label: options.label,
+    model: options.model,
+    modalities: options.modalities,
+    schedule: options.schedule,
+    draw: options.draw,
+    config: { seed: config.seed, steps: t.steps, batchSize: t.batchSize, lr: t.lr, warmupSteps: t.warmupSteps, clipGradNorm: t.clipGradNorm, ema: t.ema, checkpointEvery: t.checkpointEvery },
+    ...(options.trainer ? { trainer: options.trainer } : {}),
+    dir: options.dir,
+    ...(options.progress ? { progress: options.progress } : {}),
+    runConfig: { ...config, model: options.label } as unknown as Record<string, unknown>,
+    ...(options.log ? { log: options.log } : {}),
+    onStep: async (r: StepResult) => {
+      if (r.terms['label'] !== undefined) label.push(r.terms['label']);
+      if (at.has(r.step)) curve.push({ step: r.step, ...(await options.evaluate!()) });
+    },
+  });
+  return { losses: { ...run.losses, label }, steps: run.steps, seconds: run.seconds, finalLoss: run.finalLoss, curve };
 }
 
 /**

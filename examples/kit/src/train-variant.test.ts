@@ -22,7 +22,9 @@ describe('trainVariant', () => {
       const before = model.variables.map((v) => v.variable.dataSync().slice());
       const lines: string[] = [];
       const tensors = tf.memory().numTensors;
-      const r = await trainVariant({ label: 'toy', model, modalities: [], schedule: cosineSchedule({ T: 50 }), draw, config, dir, progress: 'off', log: (l) => lines.push(l) });
+      const seen: number[] = [];
+      const r = await trainVariant({ label: 'toy', model, modalities: [], schedule: cosineSchedule({ T: 50 }), draw, config, dir, progress: 'off', log: (l) => lines.push(l), onStep: (s) => void seen.push(s.step) });
+      expect(seen).toEqual([1, 2, 3, 4, 5, 6]);
       expect(tf.memory().numTensors).toBe(tensors);
       expect(r.steps).toBe(6);
       expect(r.losses.loss).toHaveLength(6);

@@ -34,6 +34,8 @@ export interface TrainVariantOptions {
   /** Stored in the checkpoints beside the trainer's own state. */
   runConfig?: Record<string, unknown>;
   log?: (line: string) => void;
+  /** Called after every step (after the losses are recorded), e.g. to evaluate a head during training. */
+  onStep?: (result: StepResult) => void | Promise<void>;
 }
 
 export interface VariantTraining {
@@ -77,9 +79,10 @@ export async function trainVariant(options: TrainVariantOptions): Promise<Varian
       logPath: join(options.dir, 'log.jsonl'),
       progress: options.progress ?? 'lines',
       progressEvery: Math.max(1, Math.round(config.steps / 10)),
-      onStep: (r: StepResult) => {
+      onStep: async (r: StepResult) => {
         losses.loss.push(r.loss);
         losses.noise.push(r.noise);
+        await options.onStep?.(r);
       },
     });
     trainer.ema?.copyToModel();
