@@ -52,6 +52,10 @@ describe('runImageTransition (tiny smoke run)', () => {
       expect(scores.perClassAccuracy.length).toBe(config.numClasses);
     }
     for (const id of MODEL_IDS) expect(metrics.train[id].steps).toBe(config.train.steps);
+    // The trivial all-background map: its pixel accuracy is the background's share, and it predicts one class.
+    const floor = metrics.sceneToMap.allBackground;
+    expect(floor.pixelAccuracy).toBeGreaterThan(0);
+    expect(floor.classAccuracy).toBeCloseTo(1 / metrics.sceneToMap.allBackground.perClassAccuracy.filter((v) => v !== null && Number.isFinite(v)).length, 12);
     const real = metrics.nightToDay.real;
     // The ground truth scored against itself: the measures' fixed points.
     expect(real.rms).toBe(0);

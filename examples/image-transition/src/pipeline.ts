@@ -49,8 +49,11 @@ export interface RunSummary {
   lambdaT: number;
   lambdaMax: number;
   train: Record<ModelId, { steps: number; seconds: number; finalLoss: number; finalNoiseLoss: number; meanNoiseLossLast: number }>;
-  /** scene -> map (Table 4): MT-Diffusion's head vs the conditional DDPM. */
-  sceneToMap: { mt: SegmentationScores; baseline: SegmentationScores };
+  /**
+   * scene -> map (Table 4): MT-Diffusion's head vs the conditional DDPM; `allBackground` is the
+   * trivial map (every pixel class 0), the floor that per-pixel accuracy must be read against.
+   */
+  sceneToMap: { mt: SegmentationScores; baseline: SegmentationScores; allBackground: SegmentationScores };
   /** map -> scene with MT-Diffusion: the generated scene read back by nearest scene colour. */
   mapToScene: { mt: SegmentationScores };
   /**
@@ -165,7 +168,11 @@ export async function runImageTransition(options: RunOptions): Promise<RunSummar
     // 4. Evaluate.
     const tEval = performance.now();
     const scenePalette = SCENE_PALETTE.slice(0, config.numClasses) as Rgb[];
-    const sceneToMap = { mt: segScores(mtMapClasses, segTest.classes, config.numClasses), baseline: segScores(baseMapClasses, segTest.classes, config.numClasses) };
+    const sceneToMap = {
+      mt: segScores(mtMapClasses, segTest.classes, config.numClasses),
+      baseline: segScores(baseMapClasses, segTest.classes, config.numClasses),
+      allBackground: segScores(new Uint8Array(segTest.classes.length), segTest.classes, config.numClasses),
+    };
     const mapToScene = { mt: segScores(nearestColourClasses(mtScene, n, s, scenePalette), segTest.classes, config.numClasses) };
     let extractor: FmnistFeatureExtractor | undefined;
     try {

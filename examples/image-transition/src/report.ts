@@ -66,6 +66,7 @@ export function renderReport(config: RunConfig, r: RunSummary): string {
       [
         segRow('ours: conditional DDPM (single task)', r.sceneToMap.baseline),
         segRow('ours: MT-Diffusion (head, scene as z_0)', r.sceneToMap.mt),
+        segRow('ours: every pixel background (trivial floor)', r.sceneToMap.allBackground),
         ['paper (Cityscapes, latent diffusion): MT-Diffusion and baselines', 'not in the stored text', '', ''],
       ],
     ),
