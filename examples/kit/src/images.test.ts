@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Dataset } from '@mtd/datasets';
-import { loadImages, loadLabels } from './images.js';
+import { loadImages, loadLabels, shuffled } from './images.js';
 
 /** A 4x4 grey dataset whose example i has pixel value (i * 16 + p) * 3 at pixel p. */
 const fake: Dataset = {
@@ -44,5 +44,16 @@ describe('loadLabels', () => {
     expect(() => loadLabels(fake, 0)).toThrow(/loadLabels: n must be an integer >= 1, got 0/);
     const unlabelled: Dataset = { ...fake, get: (i: number) => ({ image: fake.get(i)['image']! }) };
     expect(() => loadLabels(unlabelled, 1)).toThrow(/loadLabels: dataset fake must hold a "label" modality/);
+  });
+});
+
+describe('shuffled', () => {
+  it('is a seeded permutation of the examples', () => {
+    const a = shuffled(fake, 3);
+    const b = shuffled(fake, 3);
+    expect(a.length).toBe(3);
+    const firstPixel = (d: Dataset) => Array.from({ length: d.length }, (_, i) => (d.get(i)['image'] as { data: Uint8Array }).data[0]);
+    expect(firstPixel(a)).toEqual(firstPixel(b));
+    expect([...firstPixel(a)].sort((x, y) => x! - y!)).toEqual([0, 48, 96]);
   });
 });

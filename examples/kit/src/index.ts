@@ -3,7 +3,7 @@
  * is its experiment and nothing else.
  */
 export { tupleGridPng, lossCurvePng, movingAverage, plotPoint, type GridOptions, type LossSeries, type PlotBox, type Rgb } from './png.js';
-export { openImages, loadImages, loadLabels, type ImageSet } from './images.js';
+export { openImages, loadImages, loadLabels, shuffled, type ImageSet } from './images.js';
 export { cosineDistances, rmsDistances, mean } from './distance.js';
 export { featureImages, featuresOf } from './features.js';
 export { trainVariant, parameterCount, type TrainVariantOptions, type VariantTrainConfig, type VariantTraining } from './train-variant.js';
