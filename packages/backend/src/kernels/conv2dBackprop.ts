@@ -91,9 +91,10 @@ function padOrCrop(t: tf.Tensor4D, top: number, bottom: number, left: number, ri
  * `dW[i, j, ci, co] = sum_{n, oh, ow} x[n, oh*sh + i - top, ow*sw + j - left, ci] * dy[n, oh, ow, co]`
  * (zero outside x), by im2col: the `kh*kw` shifted, strided views of the padded input are
  * concatenated on the channel axis into patches `[N*Ho*Wo, kh*kw*Ci]`, then one matMul with `dy`.
- * Not registered anywhere: on wasm and cpu `conv2dBackpropFilterViaConv` is 2-30x faster (wasm's
- * strided slices are scalar loops and its transposed matMul skips XNNPACK); kept as the
- * alternative `bench/convGrads.ts` measures on other backends, and it costs `kh*kw` input copies.
+ * Registered for webgpu, where matMul is the fastest kernel (issue 7's profile: ~7 ms against the
+ * built-in's 159 ms for a 32x32x64 layer); on wasm and cpu `conv2dBackpropFilterViaConv` is 2-30x
+ * faster (wasm's strided slices are scalar loops and its transposed matMul skips XNNPACK). It
+ * costs `kh*kw` input copies.
  */
 export function conv2dBackpropFilterViaMatMul(args: Conv2DBackpropFilterArgs): tf.Tensor4D {
   const dataFormat = args.dataFormat ?? 'NHWC';

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import {
   conv2dBackpropFilterViaConv,
+  conv2dBackpropFilterViaMatMul,
   conv2dBackpropInputViaConv,
   type Conv2DBackpropFilterArgs,
   type Conv2DBackpropInputArgs,
@@ -20,9 +21,11 @@ import { unsortedSegmentSumViaMatMul } from './unsortedSegmentSum.js';
  * | wasm, webgpu | ResizeNearestNeighborGrad | built-in ignores halfPixelCenters |
  * | cpu | ResizeNearestNeighborGrad | built-in wrong for batch > 1 and for halfPixelCenters |
  * | cpu | Conv2DBackpropFilter | built-in runs at 0.01 GFLOP/s; the conv form 35-65x faster |
+ * | webgpu | Conv2DBackpropFilter | built-in is 80% of a U-Net step's GPU time (159 ms for one 32x32x64 layer on an H200; im2col + matMul about 7 ms: issue 7's profile) |
  *
- * Both filter gradients use `conv2dBackpropFilterViaConv`; the im2col form
- * (`conv2dBackpropFilterViaMatMul`) measured 2-30x slower on both (bench/convGrads.ts).
+ * wasm and cpu use `conv2dBackpropFilterViaConv`; the im2col form (`conv2dBackpropFilterViaMatMul`)
+ * measured 2-30x slower on both (bench/convGrads.ts). webgpu uses the im2col form: its matMul is
+ * its fastest kernel (9 TFLOP/s at 4096), and the strided copies are cheap on a GPU.
  * cpu keeps its own Conv2DBackpropInput: 1.7-9x faster than the conv form there.
  */
 
@@ -39,6 +42,20 @@ function tensor(args: KernelArgs, name: string): tf.Tensor {
 const conv2dBackpropFilter: tf.KernelFunc = (args) => {
   const a = args.attrs as unknown as Omit<Conv2DBackpropFilterArgs, 'x' | 'dy'>;
   return conv2dBackpropFilterViaConv({
+    x: tensor(args, 'x') as tf.Tensor4D,
+    dy: tensor(args, 'dy') as tf.Tensor4D,
+    filterShape: a.filterShape,
+    strides: a.strides,
+    pad: a.pad,
+    dataFormat: a.dataFormat,
+    dimRoundingMode: a.dimRoundingMode,
+  });
+};
+
+/** webgpu: the same arguments through the im2col + matMul form. */
+const conv2dBackpropFilterMatMul: tf.KernelFunc = (args) => {
+  const a = args.attrs as unknown as Omit<Conv2DBackpropFilterArgs, 'x' | 'dy'>;
+  return conv2dBackpropFilterViaMatMul({
     x: tensor(args, 'x') as tf.Tensor4D,
     dy: tensor(args, 'dy') as tf.Tensor4D,
     filterShape: a.filterShape,
@@ -135,7 +152,10 @@ const REPLACEMENTS: Record<string, readonly Replacement[]> = {
     { kernelName: tf.OneHot, make: oneHotDelegating, delegates: true },
     { kernelName: tf.ResizeNearestNeighborGrad, make: resizeNearestGradDelegating, delegates: true },
   ],
-  webgpu: [{ kernelName: tf.ResizeNearestNeighborGrad, make: resizeNearestGradDelegating, delegates: true }],
+  webgpu: [
+    { kernelName: tf.ResizeNearestNeighborGrad, make: resizeNearestGradDelegating, delegates: true },
+    { kernelName: tf.Conv2DBackpropFilter, make: () => conv2dBackpropFilterMatMul },
+  ],
   cpu: [
     { kernelName: tf.ResizeNearestNeighborGrad, make: () => resizeNearestGradCpu },
     { kernelName: tf.Conv2DBackpropFilter, make: () => conv2dBackpropFilter },
