@@ -1,4 +1,4 @@
-// Training throughput of the example configs: node bench/train-bench.mjs [--backends cpu,wasm] [--steps 20] [--configs mixture,tiny-unet]
+// Training throughput of the example configs: node bench/train-bench.mjs [--backends cpu,wasm] [--steps 20] [--configs mixture,tiny-unet] [--kernels]
 // Builds each config's experiment, runs a warm-up step, then times `--steps` Trainer steps (one
 // loss read-back per step, as in real training). Timing lives here, never in a test.
 import { readFile } from 'node:fs/promises';
@@ -8,7 +8,12 @@ import { releaseBackend, selectBackend } from '@mtd/backend';
 import { buildExperiment, Trainer, validateConfig } from '@mtd/train';
 
 const { values } = parseArgs({
-  options: { backends: { type: 'string', default: 'cpu,wasm' }, steps: { type: 'string', default: '20' }, configs: { type: 'string', default: 'mixture,tiny-unet' } },
+  options: {
+    backends: { type: 'string', default: 'cpu,wasm' },
+    steps: { type: 'string', default: '20' },
+    configs: { type: 'string', default: 'mixture,tiny-unet' },
+    kernels: { type: 'boolean', default: false },
+  },
 });
 const here = new URL('.', import.meta.url);
 const configs = {
@@ -34,7 +39,16 @@ for (const backendName of values.backends.split(',')) {
     for (let i = 0; i < steps; i++) await trainer.trainStep();
     const s = (performance.now() - t0) / 1000;
     const B = config.data.batchSize;
-    console.log(`${backendName.padEnd(6)} ${name.padEnd(14)} ${String(exp.model.parameterCount()).padStart(9)} params  batch ${String(B).padStart(3)}  ${(steps / s).toFixed(2).padStart(7)} steps/s  ${((steps * B) / s).toFixed(1).padStart(8)} img/s  (${tf.memory().numTensors} tensors)`);
+    // Kernels per step: what a GPU backend pays per-dispatch overhead for (issue 7). Reshapes move
+    // no data, so they are counted apart.
+    const info = await tf.profile(() => trainer.trainStep());
+    const computing = info.kernels.filter((k) => k.name !== 'Reshape');
+    console.log(`${backendName.padEnd(6)} ${name.padEnd(14)} ${String(exp.model.parameterCount()).padStart(9)} params  batch ${String(B).padStart(3)}  ${(steps / s).toFixed(2).padStart(7)} steps/s  ${((steps * B) / s).toFixed(1).padStart(8)} img/s  ${String(computing.length).padStart(5)} kernels/step (+${info.kernels.length - computing.length} reshapes)  (${tf.memory().numTensors} tensors)`);
+    if (values.kernels) {
+      const byName = new Map();
+      for (const k of computing) byName.set(k.name, (byName.get(k.name) ?? 0) + 1);
+      for (const [kernel, count] of [...byName].sort((a, b) => b[1] - a[1]).slice(0, 12)) console.log(`         ${kernel.padEnd(28)} ${String(count).padStart(5)}`);
+    }
     trainer.dispose();
     exp.dispose();
   }

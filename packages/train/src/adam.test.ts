@@ -11,7 +11,7 @@ beforeAll(async () => {
 });
 
 /** PyTorch's Adam/AdamW step, literally, in float64 on plain arrays. */
-function referenceAdam(p0: number[], grads: number[][], scales: number[], o: Required<Omit<AdamOptions, 'decaySteps'>> & { decaySteps?: number }) {
+function referenceAdam(p0: number[], grads: number[][], scales: number[], o: Required<Omit<AdamOptions, 'decaySteps' | 'layout'>> & { decaySteps?: number }) {
   const p = [...p0];
   const m = p.map(() => 0);
   const v = p.map(() => 0);
@@ -55,6 +55,7 @@ describe('Adam', () => {
           decay: fc.boolean(),
           steps: fc.integer({ min: 1, max: 6 }),
           seed: fc.integer({ min: 0, max: 1e6 }),
+          layout: fc.constantFrom('flat' as const, 'per-variable' as const),
         }),
         (c) => {
           const rng = createRng(c.seed);
@@ -73,7 +74,7 @@ describe('Adam', () => {
           };
           const ref = referenceAdam(p0, grads, scales, options);
           const vars = variables([p0.slice(0, 2), p0.slice(2)]);
-          const adam = new Adam(vars, options);
+          const adam = new Adam(vars, { ...options, layout: c.layout });
           grads.forEach((g, j) => {
             tf.tidy(() => adam.apply({ v0: tf.tensor1d(g.slice(0, 2)), v1: tf.tensor1d(g.slice(2)) }, scales[j]));
           });
@@ -82,6 +83,7 @@ describe('Adam', () => {
           const slots = adam.slots();
           expectClose([...slots['m/v0']!.dataSync(), ...slots['m/v1']!.dataSync()], ref.m, { rtol: 1e-5, atol: 1e-7, label: 'm' });
           expectClose([...slots['v/v0']!.dataSync(), ...slots['v/v1']!.dataSync()], ref.v, { rtol: 1e-5, atol: 1e-9, label: 'v' });
+          tf.dispose(Object.values(slots));
           expect(adam.count).toBe(c.steps);
           adam.dispose();
           vars.forEach((v) => v.variable.dispose());
@@ -105,7 +107,10 @@ describe('Adam', () => {
     const adam = new Adam(vars, { lr: 0.1 });
     tf.tidy(() => adam.apply({ v0: tf.tensor1d([1, 1]) }));
     expect(Array.from(vars[1]!.variable.dataSync())).toEqual([3]);
-    expect(Array.from(adam.slots()['m/v1']!.dataSync())).toEqual([0]);
+    const slots = adam.slots();
+    expect(Array.from(slots['m/v1']!.dataSync())).toEqual([0]);
+    expect(slots['m/v0']!.dataSync()[0]).toBeGreaterThan(0);
+    tf.dispose(Object.values(slots));
     expect(vars[0]!.variable.dataSync()[0]).toBeCloseTo(0.9, 5);
     adam.dispose();
     vars.forEach((v) => v.variable.dispose());
@@ -133,7 +138,9 @@ describe('Adam', () => {
       tf.tidy(() => adamA.apply(g(x)));
       tf.tidy(() => adamB.apply(g(x)));
     }
-    const saved = Object.fromEntries(Object.entries(adamA.slots()).map(([k, t]) => [k, { shape: t.shape, data: t.dataSync() as Float32Array }]));
+    const slotsA = adamA.slots();
+    const saved = Object.fromEntries(Object.entries(slotsA).map(([k, t]) => [k, { shape: t.shape, data: t.dataSync() as Float32Array }]));
+    tf.dispose(Object.values(slotsA));
     const fresh = new Adam(b, o);
     fresh.restore(adamA.count, saved);
     tf.tidy(() => adamA.apply(g(0.7)));
@@ -167,5 +174,119 @@ describe('Adam', () => {
     expect(() => tf.tidy(() => adam.apply({ v0: tf.tensor1d([1, 2]) }, -1))).toThrow(/gradScale must be a finite number >= 0/);
     adam.dispose();
     vars[0]!.variable.dispose();
+  });
+});
+
+describe('Adam over flat moments', () => {
+  /** The per-variable float32 update (what Adam did before its moments were flattened). */
+  function perVariableStep(vars: NamedVariable[], m: tf.Tensor[], v: tf.Tensor[], grads: Record<string, tf.Tensor>, scale: number, o: { beta1: number; beta2: number; epsilon: number; stepSize: number; inv: number; decay: number; wd: number }): void {
+    vars.forEach(({ name, variable }, i) => {
+      const g0 = grads[name];
+      if (g0 === undefined) return;
+      tf.tidy(() => {
+        const g = scale === 1 ? g0 : tf.mul(g0, tf.scalar(scale));
+        const mNew = tf.add(tf.mul(tf.scalar(o.beta1), m[i]!), tf.mul(tf.scalar(1 - o.beta1), g));
+        const vNew = tf.add(tf.mul(tf.scalar(o.beta2), v[i]!), tf.mul(tf.scalar(1 - o.beta2), tf.square(g)));
+        const denom = tf.add(tf.mul(tf.sqrt(vNew), tf.scalar(o.inv)), tf.scalar(o.epsilon));
+        const decayed = o.wd > 0 ? tf.mul(variable, tf.scalar(o.decay)) : variable;
+        variable.assign(tf.sub(decayed, tf.mul(tf.scalar(o.stepSize), tf.div(mNew, denom))));
+        tf.keep(mNew);
+        tf.keep(vNew);
+        m[i]!.dispose();
+        v[i]!.dispose();
+        m[i] = mNew;
+        v[i] = vNew;
+      });
+    });
+  }
+
+  test.each(['flat', 'per-variable'] as const)('%s layout: the per-variable float32 update bit for bit (odd shapes, clipping scales, weight decay, a missing gradient), without leaks', async (layout) => {
+    const shapes = [[3, 2], [5], [1, 1, 4], [2]];
+    const rng = createRng(21);
+    const init = shapes.map((s) => Array.from({ length: s.reduce((a, b) => a * b, 1) }, () => rng.normal()));
+    const make = () => init.map((vals, i) => ({ name: `w${i}`, variable: tf.variable(tf.tensor(vals, shapes[i]!)) }));
+    const flatVars = make();
+    const refVars = make();
+    const o = { lr: 0.01, weightDecay: 0.05, beta1: 0.9, beta2: 0.999, epsilon: 1e-8 };
+    const adam = new Adam(flatVars, { ...o, layout });
+    expect(adam.layout).toBe(layout);
+    const m = refVars.map(({ variable }) => tf.zerosLike(variable));
+    const v = refVars.map(({ variable }) => tf.zerosLike(variable));
+    const before = tf.memory().numTensors;
+    for (let k = 1; k <= 6; k++) {
+      const scale = k % 2 === 0 ? 0.37 : 1;
+      const grads: Record<string, tf.Tensor> = {};
+      shapes.forEach((s, i) => {
+        if (k === 3 && i === 1) return; // w1 not connected to this step's loss
+        grads[`w${i}`] = tf.tensor(Array.from({ length: s.reduce((a, b) => a * b, 1) }, () => rng.normal()), s);
+      });
+      const lr = adam.nextLearningRate();
+      adam.apply(grads, scale);
+      perVariableStep(refVars, m, v, grads, scale, { ...o, stepSize: lr / (1 - o.beta1 ** k), inv: 1 / Math.sqrt(1 - o.beta2 ** k), decay: 1 - lr * o.weightDecay, wd: o.weightDecay });
+      tf.dispose(Object.values(grads));
+    }
+    expect(tf.memory().numTensors).toBe(before);
+    const slots = adam.slots();
+    flatVars.forEach(({ variable }, i) => {
+      expect(Array.from(variable.dataSync()), `w${i}`).toEqual(Array.from(refVars[i]!.variable.dataSync()));
+      expect(Array.from(slots[`m/w${i}`]!.dataSync()), `m/w${i}`).toEqual(Array.from(m[i]!.dataSync()));
+      expect(Array.from(slots[`v/w${i}`]!.dataSync()), `v/w${i}`).toEqual(Array.from(v[i]!.dataSync()));
+      expect(slots[`m/w${i}`]!.shape).toEqual(shapes[i]);
+    });
+    tf.dispose([...Object.values(slots), ...m, ...v]);
+    adam.dispose();
+    [...flatVars, ...refVars].forEach(({ variable }) => variable.dispose());
+  });
+
+  test('flat layout: a fixed number of elementwise kernels plus one slice per variable, not a dozen per variable', async () => {
+    const vars = Array.from({ length: 30 }, (_, i) => ({ name: `w${i}`, variable: tf.variable(tf.ones([2, 3])) }));
+    const adam = new Adam(vars, { lr: 0.1, weightDecay: 0.01, layout: 'flat' });
+    const grads = Object.fromEntries(vars.map(({ name }) => [name, tf.ones([2, 3])]));
+    const info = await tf.profile(() => adam.apply(grads, 0.5));
+    // Reshapes move no data (a GPU backend dispatches nothing for them); the rest: 2 concats, the
+    // clipping scale, a dozen elementwise ops, one slice per variable.
+    const computing = info.kernels.filter((k) => k.name !== 'Reshape');
+    expect(computing.length, computing.map((k) => k.name).join(' ')).toBeLessThanOrEqual(20 + vars.length);
+    expect(info.kernels.filter((k) => k.name === 'Slice').length).toBe(vars.length);
+    // (tf.profile reuses its kernel list: read one profile before taking the next.)
+    const perVariable = new Adam(vars, { lr: 0.1, weightDecay: 0.01 });
+    expect(perVariable.layout).toBe('per-variable'); // the default off webgpu
+    const infoPer = await tf.profile(() => perVariable.apply(grads, 0.5));
+    expect(infoPer.kernels.filter((k) => k.name !== 'Reshape').length).toBeGreaterThanOrEqual(12 * vars.length);
+    perVariable.dispose();
+    tf.dispose(Object.values(grads));
+    adam.dispose();
+    vars.forEach(({ variable }) => variable.dispose());
+  });
+});
+
+describe('Adam on webgpu (lavapipe in CI)', () => {
+  test('defaults to the flat layout there and matches the cpu update', async (ctx) => {
+    const { availableBackends, withBackend } = await import('@mtd/backend');
+    if (!(await availableBackends()).includes('webgpu')) ctx.skip();
+    const shapes = [[3, 3, 2, 4], [4], [7]];
+    const rng = createRng(5);
+    const init = shapes.map((s) => Array.from({ length: s.reduce((a, b) => a * b, 1) }, () => rng.normal()));
+    const gradients = [1, 2, 3].map(() => shapes.map((s) => Array.from({ length: s.reduce((a, b) => a * b, 1) }, () => rng.normal())));
+    const run = async (): Promise<{ layout: string; values: number[][] }> => {
+      const vars = init.map((vals, i) => ({ name: `w${i}`, variable: tf.variable(tf.tensor(vals, shapes[i]!)) }));
+      const adam = new Adam(vars, { lr: 0.01, weightDecay: 0.01 });
+      for (const [k, gs] of gradients.entries()) {
+        const grads = Object.fromEntries(gs.flatMap((g, i) => (k === 1 && i === 2 ? [] : [[`w${i}`, tf.tensor(g, shapes[i]!)]])));
+        adam.apply(grads, 0.8);
+        tf.dispose(Object.values(grads));
+      }
+      const values = await Promise.all(vars.map(async ({ variable }) => Array.from(await variable.data())));
+      const layout = adam.layout;
+      adam.dispose();
+      vars.forEach(({ variable }) => variable.dispose());
+      return { layout, values };
+    };
+    const cpu = await run();
+    const gpu = await withBackend('webgpu', run);
+    await tf.setBackend('cpu');
+    expect(cpu.layout).toBe('per-variable');
+    expect(gpu.layout).toBe('flat');
+    gpu.values.forEach((v, i) => expectClose(v, cpu.values[i]!, { rtol: 1e-5, atol: 1e-6, label: `w${i}` }));
   });
 });

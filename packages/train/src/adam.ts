@@ -26,6 +26,15 @@ export interface AdamOptions {
   decaySteps?: number;
   /** Default 0. */
   finalFraction?: number;
+  /**
+   * How the update is batched into kernels; the result is the same bit for bit either way.
+   * `'flat'`: all parameters in one vector (a dozen elementwise kernels per update, plus a concat
+   * and one slice per variable): for GPU backends, where each kernel launch costs more than the
+   * copies (issue 7). `'per-variable'`: a dozen kernels per variable, no copies: measured ~6%
+   * faster per U-Net step on wasm. Default: `'flat'` when the active backend is webgpu, else
+   * `'per-variable'`.
+   */
+  layout?: 'flat' | 'per-variable';
 }
 
 /**
@@ -53,6 +62,16 @@ export function learningRateAt(
  * names: a checkpoint stores them and a resumed run continues bit for bit. The scalar
  * coefficients are computed in float64 and rounded to float32 once per update.
  */
+/** Variables whose moments are stored, and updated, together. */
+interface Block {
+  /** Indices into the variable list. */
+  readonly members: readonly number[];
+  /** Where each member starts in the block's flat moments. */
+  readonly offsets: readonly number[];
+  readonly m: tf.Variable;
+  readonly v: tf.Variable;
+}
+
 export class Adam {
   readonly lr: number;
   readonly beta1: number;
@@ -62,9 +81,11 @@ export class Adam {
   readonly warmupSteps: number;
   readonly decaySteps: number | undefined;
   readonly finalFraction: number;
+  readonly layout: 'flat' | 'per-variable';
   private readonly variables: readonly NamedVariable[];
-  private readonly m = new Map<string, tf.Variable>();
-  private readonly v = new Map<string, tf.Variable>();
+  private readonly blocks: readonly Block[];
+  /** Variable index -> [block, position within the block]. */
+  private readonly home: readonly (readonly [Block, number])[];
   private updates = 0;
 
   constructor(variables: readonly NamedVariable[], options: AdamOptions) {
@@ -79,10 +100,23 @@ export class Adam {
     this.warmupSteps = checkInt(where, 'options.warmupSteps', options.warmupSteps ?? 0, 0);
     this.decaySteps = options.decaySteps === undefined ? undefined : checkInt(where, 'options.decaySteps', options.decaySteps, 1);
     this.finalFraction = checkNumber(where, 'options.finalFraction', options.finalFraction ?? 0, { min: 0, max: 1 });
-    for (const { name, variable } of this.variables) {
-      this.m.set(name, tf.tidy(() => tf.variable(tf.zerosLike(variable), false)));
-      this.v.set(name, tf.tidy(() => tf.variable(tf.zerosLike(variable), false)));
-    }
+    const layout = options.layout ?? (tf.getBackend() === 'webgpu' ? 'flat' : 'per-variable');
+    if (layout !== 'flat' && layout !== 'per-variable') rangeFail(where, 'options.layout', "'flat' or 'per-variable'", layout);
+    this.layout = layout;
+    const groups = layout === 'flat' ? [this.variables.map((_, i) => i)] : this.variables.map((_, i) => [i]);
+    const home: (readonly [Block, number])[] = [];
+    this.blocks = groups.map((members) => {
+      const offsets: number[] = [];
+      let total = 0;
+      for (const i of members) {
+        offsets.push(total);
+        total += this.variables[i]!.variable.size;
+      }
+      const block: Block = { members, offsets, m: tf.variable(tf.zeros([total]), false), v: tf.variable(tf.zeros([total]), false) };
+      members.forEach((i, j) => (home[i] = [block, j]));
+      return block;
+    });
+    this.home = home;
   }
 
   /** Number of updates applied so far (the `k` of the last update). */
@@ -104,7 +138,8 @@ export class Adam {
    * One update from gradients by variable name, each multiplied by `gradScale` first (the
    * gradient-clipping factor). A variable without a gradient (not connected to the loss) is left
    * alone, moments included, as PyTorch skips parameters whose `grad` is None; the bias correction
-   * uses the global update count. Leaves no tensors behind.
+   * uses the global update count. Leaves no tensors behind. Every element goes through the same
+   * float32 operations whatever the `layout`.
    */
   apply(grads: Readonly<Record<string, tf.Tensor>>, gradScale = 1): void {
     const where = 'Adam.apply';
@@ -121,43 +156,65 @@ export class Adam {
     const lr = this.learningRate(k);
     const bc1 = 1 - this.beta1 ** k;
     const bc2 = 1 - this.beta2 ** k;
-    const stepSize = lr / bc1;
-    const invSqrtBc2 = 1 / Math.sqrt(bc2);
-    const decay = 1 - lr * this.weightDecay;
-    tf.tidy(() => {
-      const b1 = tf.scalar(this.beta1);
-      const oneMinusB1 = tf.scalar(1 - this.beta1);
-      const b2 = tf.scalar(this.beta2);
-      const oneMinusB2 = tf.scalar(1 - this.beta2);
-      const scale = tf.scalar(gradScale);
-      const eps = tf.scalar(this.epsilon);
-      const step = tf.scalar(stepSize);
-      const inv = tf.scalar(invSqrtBc2);
-      const keep = tf.scalar(decay);
-      for (const { name, variable } of this.variables) {
-        if (grads[name] === undefined) continue;
-        const g = gradScale === 1 ? grads[name] : tf.mul(grads[name], scale);
-        const m = this.m.get(name)!;
-        const v = this.v.get(name)!;
-        const mNew = tf.add(tf.mul(b1, m), tf.mul(oneMinusB1, g));
-        const vNew = tf.add(tf.mul(b2, v), tf.mul(oneMinusB2, tf.square(g)));
-        const denom = tf.add(tf.mul(tf.sqrt(vNew), inv), eps);
-        const decayed = this.weightDecay > 0 ? tf.mul(variable, keep) : variable;
-        m.assign(mNew);
-        v.assign(vNew);
-        variable.assign(tf.sub(decayed, tf.mul(step, tf.div(mNew, denom))));
-      }
-    });
+    const c = { stepSize: lr / bc1, invSqrtBc2: 1 / Math.sqrt(bc2), decay: 1 - lr * this.weightDecay, gradScale };
+    for (const block of this.blocks) tf.tidy(() => this.updateBlock(block, grads, c));
     this.updates = k;
   }
 
-  /** The moments as named tensors (`m/<name>`, `v/<name>`), borrowed: do not dispose. */
+  private updateBlock(block: Block, grads: Readonly<Record<string, tf.Tensor>>, c: { stepSize: number; invSqrtBc2: number; decay: number; gradScale: number }): void {
+    const present = block.members.map((i) => grads[this.variables[i]!.name] !== undefined);
+    if (!present.some(Boolean)) return;
+    const all = present.every(Boolean);
+    const size = (j: number) => this.variables[block.members[j]!]!.variable.size;
+    const flat = (ts: tf.Tensor[]) => (ts.length === 1 ? tf.reshape(ts[0]!, [-1]) : tf.concat(ts.map((t) => tf.reshape(t, [-1]))));
+    const picked = block.members.filter((_, j) => present[j]).map((i) => this.variables[i]!);
+    // The moments of the members that have gradients (all of them, nearly always).
+    const pieces = (whole: tf.Tensor) => block.members.flatMap((_, j) => (present[j] ? [tf.slice(whole, block.offsets[j]!, size(j))] : []));
+    const m = all ? block.m : flat(pieces(block.m));
+    const v = all ? block.v : flat(pieces(block.v));
+    const g0 = flat(picked.map(({ name }) => grads[name]!));
+    const g = c.gradScale === 1 ? g0 : tf.mul(g0, tf.scalar(c.gradScale));
+    const p = flat(picked.map(({ variable }) => variable));
+    const mNew = tf.add(tf.mul(tf.scalar(this.beta1), m), tf.mul(tf.scalar(1 - this.beta1), g));
+    const vNew = tf.add(tf.mul(tf.scalar(this.beta2), v), tf.mul(tf.scalar(1 - this.beta2), tf.square(g)));
+    const denom = tf.add(tf.mul(tf.sqrt(vNew), tf.scalar(c.invSqrtBc2)), tf.scalar(this.epsilon));
+    const decayed = this.weightDecay > 0 ? tf.mul(p, tf.scalar(c.decay)) : p;
+    const pNew = tf.sub(decayed, tf.mul(tf.scalar(c.stepSize), tf.div(mNew, denom)));
+    // Write back: the new moments into their places (the others keep theirs), the new values
+    // into each variable.
+    const merge = (whole: tf.Tensor, updated: tf.Tensor) => {
+      if (all) return updated;
+      let at = 0;
+      return tf.concat(
+        block.members.map((_, j) => {
+          if (!present[j]) return tf.slice(whole, block.offsets[j]!, size(j));
+          const part = tf.slice(updated, at, size(j));
+          at += size(j);
+          return part;
+        }),
+      );
+    };
+    block.m.assign(merge(block.m, mNew));
+    block.v.assign(merge(block.v, vNew));
+    let at = 0;
+    for (const { variable } of picked) {
+      variable.assign(tf.reshape(picked.length === 1 ? pNew : tf.slice(pNew, at, variable.size), variable.shape));
+      at += variable.size;
+    }
+  }
+
+  /**
+   * The moments as named tensors (`m/<name>`, `v/<name>`), shaped like their variables. New
+   * tensors: the caller disposes them.
+   */
   slots(): Record<string, tf.Tensor> {
     const out: Record<string, tf.Tensor> = {};
-    for (const { name } of this.variables) {
-      out[`m/${name}`] = this.m.get(name)!;
-      out[`v/${name}`] = this.v.get(name)!;
-    }
+    this.variables.forEach(({ name, variable }, i) => {
+      const [block, j] = this.home[i]!;
+      const read = (whole: tf.Tensor) => tf.tidy(() => tf.reshape(block.members.length === 1 ? whole : tf.slice(whole, block.offsets[j]!, variable.size), variable.shape));
+      out[`m/${name}`] = read(block.m);
+      out[`v/${name}`] = read(block.v);
+    });
     return out;
   }
 
@@ -177,18 +234,23 @@ export class Adam {
         }
       }
     }
-    for (const { name, variable } of this.variables) {
-      tf.tidy(() => {
-        this.m.get(name)!.assign(tf.tensor(slots[`m/${name}`]!.data, variable.shape, 'float32'));
-        this.v.get(name)!.assign(tf.tensor(slots[`v/${name}`]!.data, variable.shape, 'float32'));
-      });
+    for (const block of this.blocks) {
+      for (const [moment, prefix] of [[block.m, 'm/'], [block.v, 'v/']] as const) {
+        const data = new Float32Array(moment.size);
+        block.members.forEach((i, j) => {
+          const { name, variable } = this.variables[i]!;
+          data.set(slots[`${prefix}${name}`]!.data.subarray(0, variable.size), block.offsets[j]!);
+        });
+        tf.tidy(() => moment.assign(tf.tensor1d(data, 'float32')));
+      }
     }
     this.updates = count;
   }
 
   dispose(): void {
-    for (const t of [...this.m.values(), ...this.v.values()]) t.dispose();
-    this.m.clear();
-    this.v.clear();
+    for (const block of this.blocks) {
+      block.m.dispose();
+      block.v.dispose();
+    }
   }
 }

@@ -22,3 +22,24 @@ describe('gradient clipping', () => {
     expect(10 * clipFactor(10, 2)).toBeCloseTo(2, 5);
   });
 });
+
+describe('globalNorm on webgpu (lavapipe in CI)', () => {
+  test('sums 30 gradients (more than a shader may bind) and matches cpu', async (ctx) => {
+    const { availableBackends, withBackend } = await import('@mtd/backend');
+    if (!(await availableBackends()).includes('webgpu')) ctx.skip();
+    const values = Array.from({ length: 30 }, (_, i) => [i * 0.1, -1, 0.5 + i]);
+    const norm = async () => {
+      const grads = values.map((v) => tf.tensor1d(v));
+      const n = globalNorm(grads);
+      const out = (await n.data())[0]!;
+      tf.dispose([...grads, n]);
+      return out;
+    };
+    const cpu = await norm();
+    const gpu = await withBackend('webgpu', norm);
+    await tf.setBackend('cpu');
+    const ref = Math.sqrt(values.flat().reduce((a, b) => a + b * b, 0));
+    expect(cpu).toBeCloseTo(ref, 3);
+    expect(Math.abs(gpu - cpu) / cpu).toBeLessThan(1e-6);
+  });
+});

@@ -394,7 +394,12 @@ export class Trainer {
     const tensors: Record<string, SafeTensor> = {};
     for (const { name, variable } of this.model.variables) tensors[`model/${name}`] = await toSafeTensor(variable);
     for (const [name, t] of Object.entries(this.ema?.slots() ?? {})) tensors[`ema/${name}`] = await toSafeTensor(t);
-    for (const [name, t] of Object.entries(this.adam.slots())) tensors[`adam/${name}`] = await toSafeTensor(t);
+    const adamSlots = this.adam.slots();
+    try {
+      for (const [name, t] of Object.entries(adamSlots)) tensors[`adam/${name}`] = await toSafeTensor(t);
+    } finally {
+      tf.dispose(Object.values(adamSlots));
+    }
     const state: CheckpointState = {
       format: 'mtd.train.checkpoint',
       version: 1,
