@@ -1,4 +1,4 @@
-// Training throughput of the example configs: node bench/train-bench.mjs [--backends cpu,wasm] [--steps 20] [--configs mixture,tiny-unet] [--kernels]
+// Training throughput of the example configs: node bench/train-bench.mjs [--backends cpu,wasm] [--steps 20] [--configs mixture,tiny-unet] [--kernels] [--layout flat|per-variable]
 // Builds each config's experiment, runs a warm-up step, then times `--steps` Trainer steps (one
 // loss read-back per step, as in real training). Timing lives here, never in a test.
 import { readFile } from 'node:fs/promises';
@@ -13,6 +13,7 @@ const { values } = parseArgs({
     steps: { type: 'string', default: '20' },
     configs: { type: 'string', default: 'mixture,tiny-unet' },
     kernels: { type: 'boolean', default: false },
+    layout: { type: 'string' },
   },
 });
 const here = new URL('.', import.meta.url);
@@ -33,7 +34,15 @@ for (const backendName of values.backends.split(',')) {
   for (const name of values.configs.split(',')) {
     const config = validateConfig(await configs[name]());
     const exp = await buildExperiment(config);
-    const trainer = new Trainer({ ...exp.trainerOptions(0), data: exp.trainingData(0) });
+    const options = exp.trainerOptions(0);
+    // --layout flat|per-variable overrides the backend's default Adam/EMA layout (same results, other kernel counts).
+    const layout = values.layout ? { layout: values.layout } : {};
+    const trainer = new Trainer({
+      ...options,
+      optimizer: { ...options.optimizer, ...layout },
+      ...(options.ema ? { ema: { ...options.ema, ...layout } } : {}),
+      data: exp.trainingData(0),
+    });
     await trainer.trainStep();
     const t0 = performance.now();
     for (let i = 0; i < steps; i++) await trainer.trainStep();

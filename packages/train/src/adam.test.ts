@@ -238,6 +238,12 @@ describe('Adam over flat moments', () => {
     [...flatVars, ...refVars].forEach(({ variable }) => variable.dispose());
   });
 
+  test('an unknown layout is named', () => {
+    const vars = variables([[1]]);
+    expect(() => new Adam(vars, { lr: 0.1, layout: 'wide' as 'flat' })).toThrow(/Adam: options.layout must be 'flat' or 'per-variable'/);
+    vars[0]!.variable.dispose();
+  });
+
   test('flat layout: a fixed number of elementwise kernels plus one slice per variable, not a dozen per variable', async () => {
     const vars = Array.from({ length: 30 }, (_, i) => ({ name: `w${i}`, variable: tf.variable(tf.ones([2, 3])) }));
     const adam = new Adam(vars, { lr: 0.1, weightDecay: 0.01, layout: 'flat' });

@@ -22,7 +22,9 @@ describe('Ema', () => {
         expect(ema.decayAt(k)).toBe(d);
         ref = ref.map((s, i) => d * s + (1 - d) * p[i]!);
       }
-      expectClose(ema.slots()['w']!.dataSync(), ref, { rtol: 1e-5, atol: 1e-6 });
+      const slots = ema.slots();
+      expectClose(slots['w']!.dataSync(), ref, { rtol: 1e-5, atol: 1e-6 });
+      tf.dispose(Object.values(slots));
       expect(ema.count).toBe(30);
       ema.dispose();
     }
@@ -41,15 +43,49 @@ describe('Ema', () => {
     expect(Array.from(v.dataSync())).toEqual([2, 4]);
     await expectNoLeak(() => ema.withWeights(() => ema.update()), 'withWeights + update');
     ema.copyToModel();
-    expect(Array.from(v.dataSync())).toEqual(Array.from(ema.slots()['w']!.dataSync()));
+    const slots = ema.slots();
+    expect(Array.from(v.dataSync())).toEqual(Array.from(slots['w']!.dataSync()));
+    tf.dispose(Object.values(slots));
     ema.dispose();
     v.dispose();
+  });
+
+  test('flat and per-variable layouts give the same shadows bit for bit; restore and copyToModel work in both, without leaks', async () => {
+    const shapes = [[2, 3], [4], [1, 2, 2]];
+    const make = () => shapes.map((s, i) => ({ name: `w${i}`, variable: tf.variable(tf.fill(s, i + 0.5)) }));
+    const flatVars = make();
+    const perVars = make();
+    const flat = new Ema(flatVars, { decay: 0.97, layout: 'flat' });
+    const per = new Ema(perVars, { decay: 0.97 });
+    expect([flat.layout, per.layout]).toEqual(['flat', 'per-variable']);
+    const before = tf.memory().numTensors;
+    for (let k = 1; k <= 5; k++) {
+      for (const vars of [flatVars, perVars]) vars.forEach(({ variable }, i) => tf.tidy(() => variable.assign(tf.mul(variable, tf.scalar(Math.cos(k + i))))));
+      flat.update();
+      per.update();
+    }
+    expect(tf.memory().numTensors).toBe(before);
+    const a = flat.slots();
+    const b = per.slots();
+    for (const { name } of flatVars) expect(Array.from(a[name]!.dataSync()), name).toEqual(Array.from(b[name]!.dataSync()));
+    expect(a['w2']!.shape).toEqual([1, 2, 2]);
+    // Restore the per-variable shadows into a fresh flat EMA, then copy them into the model.
+    const saved = Object.fromEntries(Object.entries(b).map(([k, t]) => [k, { shape: t.shape, data: t.dataSync() as Float32Array }]));
+    const again = new Ema(flatVars, { decay: 0.97, layout: 'flat' });
+    again.restore(5, saved);
+    again.copyToModel();
+    for (const { name, variable } of flatVars) expect(Array.from(variable.dataSync()), name).toEqual(Array.from(saved[name]!.data));
+    expect(again.count).toBe(5);
+    tf.dispose([...Object.values(a), ...Object.values(b)]);
+    for (const e of [flat, per, again]) e.dispose();
+    [...flatVars, ...perVars].forEach(({ variable }) => variable.dispose());
   });
 
   test('bad options are named', () => {
     const v = tf.variable(tf.tensor1d([0]));
     expect(() => new Ema([{ name: 'w', variable: v }], { decay: 1.5 })).toThrow('Ema: options.decay must be a finite number >= 0 and <= 1, got 1.5');
     expect(() => new Ema([{ name: '', variable: v }], { decay: 0.9 })).toThrow(/variables\[0\].name must be a non-empty string/);
+    expect(() => new Ema([{ name: 'w', variable: v }], { decay: 0.9, layout: 'wide' as 'flat' })).toThrow(/Ema: options.layout must be 'flat' or 'per-variable'/);
     v.dispose();
   });
 });

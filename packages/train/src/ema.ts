@@ -13,6 +13,19 @@ export interface EmaOptions {
    * initialisation after 2000 steps). Default true.
    */
   warmup?: boolean;
+  /**
+   * `'flat'`: every shadow in one vector, updated with a concat and three elementwise kernels;
+   * `'per-variable'`: three kernels per variable, no copies. The same values bit for bit. Default:
+   * `'flat'` on webgpu (per-kernel overhead), `'per-variable'` elsewhere (as `Adam`'s layout).
+   */
+  layout?: 'flat' | 'per-variable';
+}
+
+/** Variables whose shadows are stored, and updated, together. */
+interface Block {
+  readonly members: readonly number[];
+  readonly offsets: readonly number[];
+  readonly shadow: tf.Variable;
 }
 
 /**
@@ -22,8 +35,10 @@ export interface EmaOptions {
 export class Ema {
   readonly decay: number;
   readonly warmup: boolean;
+  readonly layout: 'flat' | 'per-variable';
   private readonly variables: readonly NamedVariable[];
-  private readonly shadows = new Map<string, tf.Variable>();
+  private readonly blocks: readonly Block[];
+  private readonly home: readonly (readonly [Block, number])[];
   private updates = 0;
 
   constructor(variables: readonly NamedVariable[], options: EmaOptions) {
@@ -32,7 +47,24 @@ export class Ema {
     if (options === null || typeof options !== 'object') rangeFail(where, 'options', 'an object { decay }', options);
     this.decay = checkNumber(where, 'options.decay', options.decay, { min: 0, max: 1 });
     this.warmup = options.warmup ?? true;
-    for (const { name, variable } of this.variables) this.shadows.set(name, tf.tidy(() => tf.variable(tf.clone(variable), false)));
+    const layout = options.layout ?? (tf.getBackend() === 'webgpu' ? 'flat' : 'per-variable');
+    if (layout !== 'flat' && layout !== 'per-variable') rangeFail(where, 'options.layout', "'flat' or 'per-variable'", layout);
+    this.layout = layout;
+    const groups = layout === 'flat' ? [this.variables.map((_, i) => i)] : this.variables.map((_, i) => [i]);
+    const home: (readonly [Block, number])[] = [];
+    this.blocks = groups.map((members) => {
+      const offsets: number[] = [];
+      let total = 0;
+      for (const i of members) {
+        offsets.push(total);
+        total += this.variables[i]!.variable.size;
+      }
+      // Shadows start as copies of the variables.
+      const block: Block = { members, offsets, shadow: tf.tidy(() => tf.variable(this.flatValues(members), false)) };
+      members.forEach((i, j) => (home[i] = [block, j]));
+      return block;
+    });
+    this.home = home;
   }
 
   get count(): number {
@@ -48,20 +80,15 @@ export class Ema {
   update(): void {
     const k = this.updates + 1;
     const d = this.decayAt(k);
-    tf.tidy(() => {
-      const keep = tf.scalar(d);
-      const take = tf.scalar(1 - d);
-      for (const { name, variable } of this.variables) {
-        const s = this.shadows.get(name)!;
-        s.assign(tf.add(tf.mul(keep, s), tf.mul(take, variable)));
-      }
-    });
+    for (const block of this.blocks) {
+      tf.tidy(() => block.shadow.assign(tf.add(tf.mul(tf.scalar(d), block.shadow), tf.mul(tf.scalar(1 - d), this.flatValues(block.members)))));
+    }
     this.updates = k;
   }
 
-  /** The shadows by variable name, borrowed: do not dispose. */
+  /** The shadows by variable name, shaped like the variables. New tensors: the caller disposes them. */
   slots(): Record<string, tf.Tensor> {
-    return Object.fromEntries(this.variables.map(({ name }) => [name, this.shadows.get(name)!]));
+    return Object.fromEntries(this.variables.map(({ name }, i) => [name, this.shadowOf(i)]));
   }
 
   /** Restores the shadows and the update count (from a checkpoint); checks everything first. */
@@ -75,8 +102,13 @@ export class Ema {
         rangeFail(where, `slots["${name}"].shape`, `[${variable.shape.join(', ')}]`, gotShape(s.shape));
       }
     }
-    for (const { name, variable } of this.variables) {
-      tf.tidy(() => this.shadows.get(name)!.assign(tf.tensor(slots[name]!.data, variable.shape, 'float32')));
+    for (const block of this.blocks) {
+      const data = new Float32Array(block.shadow.size);
+      block.members.forEach((i, j) => {
+        const { name, variable } = this.variables[i]!;
+        data.set(slots[name]!.data.subarray(0, variable.size), block.offsets[j]!);
+      });
+      tf.tidy(() => block.shadow.assign(tf.tensor1d(data, 'float32')));
     }
     this.updates = count;
   }
@@ -88,7 +120,7 @@ export class Ema {
   async withWeights<T>(fn: () => T | Promise<T>): Promise<T> {
     const saved = this.variables.map(({ variable }) => tf.clone(variable));
     try {
-      this.variables.forEach(({ name, variable }) => variable.assign(this.shadows.get(name)!));
+      this.copyToModel();
       return await fn();
     } finally {
       this.variables.forEach(({ variable }, i) => variable.assign(saved[i]!));
@@ -98,11 +130,27 @@ export class Ema {
 
   /** Copies the EMA weights into the model's variables for good. */
   copyToModel(): void {
-    this.variables.forEach(({ name, variable }) => variable.assign(this.shadows.get(name)!));
+    this.variables.forEach(({ variable }, i) => {
+      const value = this.shadowOf(i);
+      variable.assign(value);
+      value.dispose();
+    });
   }
 
   dispose(): void {
-    for (const s of this.shadows.values()) s.dispose();
-    this.shadows.clear();
+    for (const block of this.blocks) block.shadow.dispose();
+  }
+
+  /** The members' current values as one flat vector. */
+  private flatValues(members: readonly number[]): tf.Tensor {
+    const parts = members.map((i) => tf.reshape(this.variables[i]!.variable, [-1]));
+    return parts.length === 1 ? parts[0]! : tf.concat(parts);
+  }
+
+  /** Variable `i`'s shadow, shaped like it (a new tensor). */
+  private shadowOf(i: number): tf.Tensor {
+    const [block, j] = this.home[i]!;
+    const { variable } = this.variables[i]!;
+    return tf.tidy(() => tf.reshape(block.members.length === 1 ? block.shadow : tf.slice(block.shadow, block.offsets[j]!, variable.size), variable.shape));
   }
 }

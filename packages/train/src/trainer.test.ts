@@ -51,7 +51,9 @@ function makeTrainer(modelSeed: number, extra: Partial<TrainerOptions> = {}) {
 async function snapshot(trainer: Trainer): Promise<Record<string, number[]>> {
   const out: Record<string, number[]> = {};
   for (const { name, variable } of trainer.model.variables) out[`model/${name}`] = Array.from(await variable.data());
-  for (const [name, t] of Object.entries(trainer.ema!.slots())) out[`ema/${name}`] = Array.from(await t.data());
+  const emaSlots = trainer.ema!.slots();
+  for (const [name, t] of Object.entries(emaSlots)) out[`ema/${name}`] = Array.from(await t.data());
+  tf.dispose(Object.values(emaSlots));
   const adamSlots = trainer.adam.slots();
   for (const [name, t] of Object.entries(adamSlots)) out[`adam/${name}`] = Array.from(await t.data());
   tf.dispose(Object.values(adamSlots));

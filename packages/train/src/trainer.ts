@@ -393,12 +393,13 @@ export class Trainer {
   async saveCheckpoint(dir: string, options: { keep?: number; loss?: number } = {}): Promise<string> {
     const tensors: Record<string, SafeTensor> = {};
     for (const { name, variable } of this.model.variables) tensors[`model/${name}`] = await toSafeTensor(variable);
-    for (const [name, t] of Object.entries(this.ema?.slots() ?? {})) tensors[`ema/${name}`] = await toSafeTensor(t);
+    const emaSlots = this.ema?.slots() ?? {};
     const adamSlots = this.adam.slots();
     try {
+      for (const [name, t] of Object.entries(emaSlots)) tensors[`ema/${name}`] = await toSafeTensor(t);
       for (const [name, t] of Object.entries(adamSlots)) tensors[`adam/${name}`] = await toSafeTensor(t);
     } finally {
-      tf.dispose(Object.values(adamSlots));
+      tf.dispose([...Object.values(emaSlots), ...Object.values(adamSlots)]);
     }
     const state: CheckpointState = {
       format: 'mtd.train.checkpoint',
