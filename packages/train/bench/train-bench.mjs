@@ -26,6 +26,15 @@ const configs = {
     modalities: { masked: { weight: 0.2 } },
     train: { steps: 1, lr: 1e-4, clipGradNorm: 1 },
   }),
+  // refUNet's architecture (packages/unet, 6.2M parameters; the PyTorch twin's) trained single-task
+  // through the Trainer: what issue 7 measures on a GPU.
+  'ref-unet': async () => ({
+    data: { dataset: 'shapes', batchSize: 8, size: 32, count: 64 },
+    schedule: { T: 1000 },
+    model: { type: 'unet', baseChannels: 64, channelMults: [1, 2, 2], numResBlocks: 2, attentionResolutions: [8], numHeads: 1, groups: 8, timeEmbedDim: 256 },
+    modalities: {},
+    train: { steps: 1, lr: 2e-4, clipGradNorm: 1 },
+  }),
   'fashion-label': async () => JSON.parse(await readFile(new URL('../configs/fashion-mnist-label.json', here), 'utf8')),
 };
 const steps = Number(values.steps);
