@@ -242,7 +242,7 @@ describe('tf.grad through conv2d with the registered kernels', () => {
     await withBackend('webgpu', async () => {
       const x = tf.ones([1, 5, 5, 2]) as tf.Tensor4D;
       const w = tf.ones([3, 3, 2, 3]) as tf.Tensor4D;
-      const info = await tf.profile(() => tf.tidy(() => tf.grad((ww: tf.Tensor4D) => tf.sum(tf.conv2d(x, ww, 1, 'same')))(w)));
+      const info = await tf.profile(() => tf.tidy(() => tf.grad((ww: tf.Tensor) => tf.sum(tf.conv2d(x, ww as tf.Tensor4D, 1, 'same')))(w)));
       const names = info.kernels.map((k) => k.name);
       expect(names).toContain('BatchMatMul');
       expect(names).toContain('StridedSlice');
