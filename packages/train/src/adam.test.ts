@@ -238,6 +238,17 @@ describe('Adam over flat moments', () => {
     [...flatVars, ...refVars].forEach(({ variable }) => variable.dispose());
   });
 
+  test.each(['flat', 'per-variable'] as const)('%s layout: constructing, updating and disposing leaves no tensor behind', (layout) => {
+    const vars = variables([[1, 2], [3]]);
+    const before = tf.memory().numTensors;
+    const adam = new Adam(vars, { lr: 0.1, layout });
+    expect(tf.memory().numTensors).toBe(before + (layout === 'flat' ? 2 : 4)); // m and v of each block
+    tf.tidy(() => adam.apply({ v0: tf.tensor1d([1, 1]), v1: tf.tensor1d([2]) }));
+    adam.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    vars.forEach((v) => v.variable.dispose());
+  });
+
   test('an unknown layout is named', () => {
     const vars = variables([[1]]);
     expect(() => new Adam(vars, { lr: 0.1, layout: 'wide' as 'flat' })).toThrow(/Adam: options.layout must be 'flat' or 'per-variable'/);

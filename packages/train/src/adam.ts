@@ -112,7 +112,7 @@ export class Adam {
         offsets.push(total);
         total += this.variables[i]!.variable.size;
       }
-      const block: Block = { members, offsets, m: tf.variable(tf.zeros([total]), false), v: tf.variable(tf.zeros([total]), false) };
+      const block: Block = { members, offsets, m: tf.tidy(() => tf.variable(tf.zeros([total]), false)), v: tf.tidy(() => tf.variable(tf.zeros([total]), false)) };
       members.forEach((i, j) => (home[i] = [block, j]));
       return block;
     });
