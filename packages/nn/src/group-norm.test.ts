@@ -62,3 +62,67 @@ describe('groupNorm', () => {
     tf.dispose([x, p.gamma, p.beta, short.gamma, short.beta, badBeta.gamma, badBeta.beta]);
   });
 });
+
+describe('groupNorm gradient', () => {
+  /** d/d(x, gamma, beta) of sum(w * groupNorm(x)), by central differences on the float64 reference. */
+  function numericGrads(x: Float32Array, gamma: Float32Array, beta: Float32Array, w: Float32Array, B: number, P: number, C: number, G: number) {
+    const f = (xx: ArrayLike<number>, gg: ArrayLike<number>, bb: ArrayLike<number>) => groupNormRef(xx, B, P, C, gg, bb, G).reduce((s, v, i) => s + v * w[i]!, 0);
+    const h = 1e-5;
+    const diff = (values: Float32Array, call: (v: Float64Array) => number) =>
+      Array.from(values, (_, i) => {
+        const up = Float64Array.from(values);
+        const down = Float64Array.from(values);
+        up[i] = up[i]! + h;
+        down[i] = down[i]! - h;
+        return (call(up) - call(down)) / (2 * h);
+      });
+    return { dx: diff(x, (v) => f(v, gamma, beta)), dgamma: diff(gamma, (v) => f(x, v, beta)), dbeta: diff(beta, (v) => f(x, gamma, v)) };
+  }
+
+  for (const [label, B, P, C, G] of [['[B, P, C]', 2, 5, 6, 3], ['one group', 3, 4, 4, 1], ['one channel per group', 2, 3, 4, 4]] as const) {
+    it(`closed form and autodiff both match float64 central differences (${label}); forwards are identical`, async () => {
+      const x = rng.fillNormal(new Float32Array(B * P * C), 0.5, 2);
+      const gamma = rng.fillNormal(new Float32Array(C), 1, 0.3);
+      const beta = rng.fillNormal(new Float32Array(C));
+      const w = rng.fillNormal(new Float32Array(B * P * C));
+      const want = numericGrads(x, gamma, beta, w, B, P, C, G);
+      const n = norm(gamma, beta);
+      const xt = tf.tensor3d(x, [B, P, C]);
+      const wt = tf.tensor3d(w, [B, P, C]);
+      const outs: Float32Array[] = [];
+      for (const analyticGradient of [true, false]) {
+        const loss = (xx: tf.Tensor, gg: tf.Tensor, bb: tf.Tensor) => tf.sum(tf.mul(groupNorm(xx, { gamma: gg as tf.Variable, beta: bb as tf.Variable }, G, { analyticGradient }), wt));
+        const [dx, dg, db] = tf.grads(loss as (...a: tf.Tensor[]) => tf.Tensor)([xt, n.gamma, n.beta]);
+        const tag = analyticGradient ? 'closed form' : 'autodiff';
+        expectClose(await dx!.data(), want.dx, { rtol: 2e-3, atol: 2e-4, label: `${tag} dx` });
+        expectClose(await dg!.data(), want.dgamma, { rtol: 2e-3, atol: 2e-4, label: `${tag} dgamma` });
+        expectClose(await db!.data(), want.dbeta, { rtol: 2e-3, atol: 2e-4, label: `${tag} dbeta` });
+        const y = groupNorm(xt, n, G, { analyticGradient });
+        outs.push((await y.data()) as Float32Array);
+        tf.dispose([dx!, dg!, db!, y]);
+      }
+      expect(Array.from(outs[0]!)).toEqual(Array.from(outs[1]!));
+      tf.dispose([xt, wt, n.gamma, n.beta]);
+    });
+  }
+
+  it('closed form: a quarter of the kernels of autodiff through tf.moments, and no leaks', async () => {
+    const x = tf.randomNormal([2, 4, 4, 16], 0, 1, 'float32', 3);
+    const n = norm(new Float32Array(16).fill(1), new Float32Array(16));
+    const count = async (analyticGradient: boolean) => {
+      const info = await tf.profile(() => tf.grad((xx: tf.Tensor) => tf.sum(groupNorm(xx, n, 4, { analyticGradient })))(x));
+      return info.kernels.filter((k) => k.name !== 'Reshape').length;
+    };
+    const closed = await count(true);
+    const auto = await count(false);
+    expect(closed).toBeLessThan(auto / 2);
+    await expectNoLeak(() => tf.grad((xx: tf.Tensor) => tf.sum(groupNorm(xx, n, 4, { analyticGradient: true })))(x), 'closed-form gradient');
+    tf.dispose([x, n.gamma, n.beta]);
+  });
+
+  it('names a bad option', () => {
+    const n = norm(new Float32Array(2).fill(1), new Float32Array(2));
+    expect(() => groupNorm(tf.zeros([1, 2]), n, 1, { analyticGradient: 'yes' as unknown as boolean })).toThrow(/groupNorm: options.analyticGradient must be a boolean/);
+    tf.dispose([n.gamma, n.beta]);
+  });
+});
