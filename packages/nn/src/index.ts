@@ -1,8 +1,8 @@
 export { ParamStore, type Param, type Conv, type Dense, type Norm } from './param-store.js';
 export { torchShape, toTorchLayout, fromTorchLayout, type Layout } from './layout.js';
 export { paramsToSafeTensors, assignFromSafeTensors } from './safetensors.js';
-export { silu } from './silu.js';
-export { groupNorm } from './group-norm.js';
+export { silu, type SiluOptions } from './silu.js';
+export { groupNorm, type GroupNormOptions } from './group-norm.js';
 export { conv2d } from './conv2d.js';
 export { linear } from './linear.js';
 export { attention, type AttentionParams } from './attention.js';

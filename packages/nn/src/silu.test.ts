@@ -17,13 +17,32 @@ describe('silu', () => {
     expectClose(await y.data(), siluRef(x), { rtol: 1e-6, atol: 1e-7, label: 'silu' });
   });
 
-  it('has the gradient sigmoid(x) (1 + x (1 - sigmoid(x))) (float64 reference)', async () => {
-    const g = tf.grad((t: tf.Tensor) => tf.sum(silu(t)))(tf.tensor1d(x));
-    const want = x.map((v) => {
-      const s = 1 / (1 + Math.exp(-v));
-      return s * (1 + v * (1 - s));
+  for (const analyticGradient of [false, true]) {
+    it(`has the gradient sigmoid(x) (1 + x (1 - sigmoid(x))) (float64 reference; ${analyticGradient ? 'closed form' : 'autodiff'}), the same forward, no leaks`, async () => {
+      const t = tf.tensor1d(x);
+      const g = tf.grad((u: tf.Tensor) => tf.sum(silu(u, { analyticGradient })))(t);
+      const want = x.map((v) => {
+        const s = 1 / (1 + Math.exp(-v));
+        return s * (1 + v * (1 - s));
+      });
+      expectClose(await g.data(), want, { rtol: 1e-5, atol: 1e-6, label: 'silu gradient' });
+      const a = silu(t, { analyticGradient });
+      const b = silu(t, { analyticGradient: !analyticGradient });
+      expect(Array.from(await a.data())).toEqual(Array.from(await b.data()));
+      await expectNoLeak(() => tf.grad((u: tf.Tensor) => tf.sum(silu(u, { analyticGradient })))(t), 'gradient');
+      tf.dispose([t, g, a, b]);
     });
-    expectClose(await g.data(), want, { rtol: 1e-5, atol: 1e-6, label: 'silu gradient' });
+  }
+
+  it('closed form: fewer kernels than autodiff; a bad option is named', async () => {
+    const t = tf.ones([4, 4]);
+    const count = async (analyticGradient: boolean) =>
+      (await tf.profile(() => tf.grad((u: tf.Tensor) => tf.sum(silu(u, { analyticGradient })))(t))).kernels.filter((k) => k.name !== 'Reshape' && k.name !== 'Identity').length;
+    const closed = await count(true);
+    const auto = await count(false);
+    expect(closed).toBeLessThan(auto);
+    expect(() => silu(t, { analyticGradient: 1 as unknown as boolean })).toThrow(/silu: options.analyticGradient must be a boolean/);
+    t.dispose();
   });
 
   it('returns one new tensor and keeps no intermediates (no tf.tidy needed around it)', async () => {
