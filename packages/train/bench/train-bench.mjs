@@ -1,4 +1,4 @@
-// Training throughput of the example configs: node bench/train-bench.mjs [--backends cpu,wasm] [--steps 20] [--configs mixture,tiny-unet] [--kernels] [--layout flat|per-variable]
+// Training throughput of the example configs: node bench/train-bench.mjs [--backends cpu,wasm] [--steps 20] [--configs mixture,tiny-unet] [--kernels] [--layout flat|per-variable] [--batch N]
 // Builds each config's experiment, runs a warm-up step, then times `--steps` Trainer steps (one
 // loss read-back per step, as in real training). Timing lives here, never in a test.
 import { readFile } from 'node:fs/promises';
@@ -14,6 +14,7 @@ const { values } = parseArgs({
     configs: { type: 'string', default: 'mixture,tiny-unet' },
     kernels: { type: 'boolean', default: false },
     layout: { type: 'string' },
+    batch: { type: 'string' },
   },
 });
 const here = new URL('.', import.meta.url);
@@ -41,7 +42,10 @@ const steps = Number(values.steps);
 for (const backendName of values.backends.split(',')) {
   await selectBackend(backendName);
   for (const name of values.configs.split(',')) {
-    const config = validateConfig(await configs[name]());
+    const raw = await configs[name]();
+    // --batch N overrides every config's batch size (a GPU wants 64-256).
+    if (values.batch) raw.data = { ...raw.data, batchSize: Number(values.batch) };
+    const config = validateConfig(raw);
     const exp = await buildExperiment(config);
     const options = exp.trainerOptions(0);
     // --layout flat|per-variable overrides the backend's default Adam/EMA layout (same results, other kernel counts).
