@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { sample, type SampleOptions } from '@mtd/sampler';
+import { sample, type RestorationOptions, type SampleOptions } from '@mtd/sampler';
 import { asDiffusionModel, buildExperiment, loadModelWeights, readCheckpoint, validateConfig, type Checkpoint, type Experiment } from '@mtd/train';
 
 /** A checkpoint's experiment, rebuilt from its stored config, with its weights loaded. */
@@ -34,6 +34,8 @@ export interface GenerateOptions {
   known?: (first: number, size: number) => Record<string, tf.Tensor>;
   /** A known z0 (read out the heads) for those examples. */
   z0Known?: (first: number, size: number) => tf.Tensor;
+  /** Restoration inputs for those examples (their tensors owned by `generate`). */
+  restoration?: (first: number, size: number) => RestorationOptions;
   onBatch?: (done: number, total: number) => void;
 }
 
@@ -69,6 +71,7 @@ export async function generate(exp: Experiment, options: GenerateOptions): Promi
       }
     }
     const z0Known = options.z0Known?.(first, size);
+    const restoration = options.restoration?.(first, size);
     const sampleOptions: SampleOptions = {
       model,
       schedule: exp.schedule,
@@ -83,6 +86,7 @@ export async function generate(exp: Experiment, options: GenerateOptions): Promi
       ...(options.eta !== undefined ? { eta: options.eta } : {}),
       ...(options.guidance !== undefined ? { guidance: { scale: options.guidance } } : {}),
       ...(z0Known !== undefined ? { z0Known } : {}),
+      ...(restoration !== undefined ? { restoration } : {}),
       ...(exp.isImage && z0Known === undefined ? { clipZ0: [-1, 1] as const } : {}),
       onWarning: () => undefined,
     };
@@ -108,7 +112,7 @@ export async function generate(exp: Experiment, options: GenerateOptions): Promi
         tf.dispose(result as unknown as tf.TensorContainer);
       }
     } finally {
-      tf.dispose([...Object.values(known), ...(z0Known ? [z0Known] : [])]);
+      tf.dispose([...Object.values(known), ...(z0Known ? [z0Known] : []), ...(restoration ? [restoration.image, restoration.keep] : [])]);
     }
     options.onBatch?.(first + size, options.n);
   }

@@ -106,6 +106,13 @@ describe('mtd train / sample on images', () => {
     const e = capture();
     expect(await runCli(['eval', '--checkpoint', join(out, 'checkpoints'), '--out', join(dir, 'shapes-eval'), '--n', '2', '--steps', '2', '--backend', 'cpu'], e.log)).toBe(0);
     expect(e.text()).toMatch(/generation metrics .*skipped/);
+    // Constrained restoration of held-out Mask-k images: measured, and every kept pixel exact.
+    expect(e.text()).toMatch(/restoration PSNR on masked pixels \(2 held-out\)/);
+    const report = JSON.parse(await readFile(join(dir, 'shapes-eval', 'eval.json'), 'utf8'));
+    expect(report.restoration.examples).toBe(2);
+    expect(report.restoration.maxKeptPixelChange).toBe(0);
+    expect(Number.isFinite(report.restoration.restored.psnr)).toBe(true);
+    expect(Number.isFinite(report.restoration.cleanMasked.psnr)).toBe(true);
   }, 60_000);
 });
 

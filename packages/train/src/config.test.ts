@@ -98,4 +98,34 @@ describe('buildExperiment', () => {
     trainer.dispose();
     exp.dispose();
   });
+
+  test('restorationBatch: held-out originals, their masked copies and keep masks shaped like the images; none without masks', async () => {
+    const exp = await buildExperiment(validateConfig(shapes));
+    await expectNoLeak(async () => {
+      const r = exp.restorationBatch(4, 2)!;
+      expect(r.original.shape).toEqual([4, 8, 8, 3]);
+      expect(r.masked.shape).toEqual([4, 8, 8, 3]);
+      expect(r.keep.shape).toEqual([4, 8, 8, 3]);
+      const [o, m, k] = [await r.original.data(), await r.masked.data(), await r.keep.data()];
+      let masked = 0;
+      for (let i = 0; i < o.length; i++) {
+        expect(k[i] === 0 || k[i] === 1).toBe(true);
+        if (k[i] === 1) expect(m[i]).toBe(o[i]);
+        else {
+          expect(m[i]).toBe(-1); // the zero pixel value in [-1, 1]
+          masked++;
+        }
+      }
+      expect(masked).toBeGreaterThan(0);
+      // The same held-out images as evaluationBatch with the same seed.
+      const b = exp.evaluationBatch(4, 2);
+      expect(Array.from(await b.z0.data())).toEqual(Array.from(o));
+      expect(Array.from(await b.values['masked']!.data())).toEqual(Array.from(m));
+      tf.dispose([r.original, r.masked, r.keep, b.z0, ...Object.values(b.values)]);
+    }, 'restorationBatch');
+    exp.dispose();
+    const toy = await buildExperiment(validateConfig(mixture));
+    expect(toy.restorationBatch(4, 2)).toBeUndefined();
+    toy.dispose();
+  });
 });

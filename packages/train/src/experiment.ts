@@ -24,6 +24,13 @@ import { mtModel, type ConditioningPath } from './mt-model.js';
 import type { TrainerOptions } from './trainer.js';
 import { unetLabelEncoder } from './unet-label-encoder.js';
 
+/** Held-out images for restoration (see `Experiment.restorationBatch`). */
+export interface RestorationBatch {
+  original: tf.Tensor;
+  masked: tf.Tensor;
+  keep: tf.Tensor;
+}
+
 /** A model built from a config, with everything needed to train, sample and evaluate it. */
 export interface Experiment {
   readonly config: ExperimentConfig;
@@ -43,6 +50,13 @@ export interface Experiment {
   trainingData(seed: number): DataSource;
   /** `n` held-out examples (the test split, other scenes, or fresh mixture draws); the caller owns the tensors. */
   evaluationBatch(n: number, seed: number): TrainBatch;
+  /**
+   * `n` held-out images with their Mask-k masks, for constrained restoration: the originals, the
+   * masked copies (the `masked` modality) and `keep` (1 kept, 0 masked; shaped like the images).
+   * Undefined unless the config masks its images (`data.maskK`) and models `masked`. The caller
+   * owns the tensors.
+   */
+  restorationBatch(n: number, seed: number): RestorationBatch | undefined;
   /** The Trainer options this config asks for, without `data`. */
   trainerOptions(seed: number): Omit<TrainerOptions, 'data'>;
   /** Frees the model and the encoders' tables. */
@@ -220,6 +234,18 @@ export async function buildExperiment(config: ExperimentConfig, options: { seed?
       const z0 = tf.clone(raw[z0Key]!);
       tf.dispose(raw);
       return { z0, values };
+    },
+    restorationBatch(n: number, evalSeed: number): RestorationBatch | undefined {
+      if (toy !== undefined || config.data.maskK === undefined || !entries.some(([k]) => k === 'masked')) return undefined;
+      const d = evaluation!;
+      const order = createRng(evalSeed).permutation(d.length).subarray(0, Math.min(n, d.length));
+      const raw = makeBatch(d, order, { modalities: [z0Key, 'masked', 'mask'], ...(config.data.padTo !== undefined ? { padTo: config.data.padTo } : {}) });
+      const original = tf.clone(raw[z0Key]!);
+      const masked = tf.clone(raw['masked']!);
+      // The mask is one channel; a colour image keeps or loses all its channels together.
+      const keep = tf.tidy(() => tf.mul(raw['mask']!, tf.onesLike(original)));
+      tf.dispose(raw);
+      return { original, masked, keep };
     },
     trainerOptions(trainSeed: number): Omit<TrainerOptions, 'data'> {
       const tc = config.train;

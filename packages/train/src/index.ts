@@ -57,4 +57,4 @@ export {
   type WeightConfig,
   type TrainConfig,
 } from './config.js';
-export { buildExperiment, type Experiment } from './experiment.js';
+export { buildExperiment, type Experiment, type RestorationBatch } from './experiment.js';
