@@ -6,7 +6,7 @@ import { writeFileAtomic, writeJsonAtomic } from '@mtd/io';
 import { fmnistFeatures, generationMetrics, type FeatureSet, type FmnistFeatureExtractor } from '@mtd/metrics';
 import { createRng, type Rng } from '@mtd/random';
 import type { Modality } from '@mtd/sampler';
-import { asDiffusionModel, type MtModel, type TrainBatch } from '@mtd/train';
+import { asDiffusionModel, tabulateCategoricalEncoders, type MtModel, type TrainBatch } from '@mtd/train';
 import type { RunConfig } from './config.js';
 import { accuracyOf, agreement, argmaxRows, classHistogram, encodingRms, noisyImages, softmaxOf } from './evaluate.js';
 import { labelCells, oneHotRows } from './glyph.js';
@@ -191,10 +191,12 @@ export async function runImageLabel(options: RunOptions): Promise<RunSummary> {
     const generated = {} as Record<VariantKind, { z0: Float32Array; probs?: Float32Array; labels?: Int32Array }>;
     for (const kind of VARIANTS) {
       const { model, modalities } = diffusion[kind];
+      // Fixed weights: the U-Net label encoder's class table once, not at every sampler step (same samples).
+      const tabulated = tabulateCategoricalEncoders(modalities);
       const g = await generateAll({
         model: asDiffusionModel(model),
         schedule,
-        modalities,
+        modalities: tabulated.modalities,
         shape: [s, s, 1],
         n: config.sample.n,
         batchSize: config.sample.batchSize,
@@ -202,7 +204,7 @@ export async function runImageLabel(options: RunOptions): Promise<RunSummary> {
         steps: config.sample.steps,
         clipZ0: [-1, 1],
         onWarning: (m) => warnings.push(`${VARIANT_NAMES[kind]} sampling: ${m}`),
-      });
+      }).finally(() => tabulated.dispose());
       generated[kind] = { z0: g.z0, ...(g.values['label'] ? { probs: g.values['label'], labels: g.labels['label']! } : {}) };
       log(`generated ${config.sample.n} ${kind === 'ddpm' ? 'images' : 'image-label pairs'} with ${VARIANT_NAMES[kind]} (${config.sample.steps} DDPM steps)`);
     }

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { sample, type RestorationOptions, type SampleOptions } from '@mtd/sampler';
-import { asDiffusionModel, buildExperiment, loadModelWeights, readCheckpoint, validateConfig, type Checkpoint, type Experiment } from '@mtd/train';
+import { asDiffusionModel, buildExperiment, loadModelWeights, readCheckpoint, tabulateCategoricalEncoders, validateConfig, type Checkpoint, type Experiment } from '@mtd/train';
 
 /** A checkpoint's experiment, rebuilt from its stored config, with its weights loaded. */
 export async function loadExperiment(command: string, path: string, weights: 'ema' | 'raw'): Promise<{ exp: Experiment; ckpt: Checkpoint }> {
@@ -60,61 +60,67 @@ export async function generate(exp: Experiment, options: GenerateOptions): Promi
   const labels: Record<string, Int32Array> = {};
   const probs: Record<string, Float32Array> = {};
   const model = asDiffusionModel(exp.model);
-  for (let first = 0; first < options.n; first += options.batchSize) {
-    const size = Math.min(options.batchSize, options.n - first);
-    const known: Record<string, tf.Tensor> = options.known?.(first, size) ?? {};
-    for (const m of exp.modalities) {
-      const headless = exp.config.modalities[m.name]?.head === 'none';
-      if (headless && known[m.name] === undefined && options.z0Known === undefined) {
-        if (m.kind === 'categorical') throw new Error(`modality ${m.name} has no head: give it (e.g. --label) to sample`);
-        known[m.name] = tf.zeros([size, ...exp.shape]);
+  // The weights are fixed while sampling: encode each label class once, not at every step.
+  const tabulated = tabulateCategoricalEncoders(exp.modalities);
+  try {
+    for (let first = 0; first < options.n; first += options.batchSize) {
+      const size = Math.min(options.batchSize, options.n - first);
+      const known: Record<string, tf.Tensor> = options.known?.(first, size) ?? {};
+      for (const m of exp.modalities) {
+        const headless = exp.config.modalities[m.name]?.head === 'none';
+        if (headless && known[m.name] === undefined && options.z0Known === undefined) {
+          if (m.kind === 'categorical') throw new Error(`modality ${m.name} has no head: give it (e.g. --label) to sample`);
+          known[m.name] = tf.zeros([size, ...exp.shape]);
+        }
       }
-    }
-    const z0Known = options.z0Known?.(first, size);
-    const restoration = options.restoration?.(first, size);
-    const sampleOptions: SampleOptions = {
-      model,
-      schedule: exp.schedule,
-      modalities: exp.modalities,
-      shape: exp.shape,
-      batchSize: size,
-      seed: options.seed,
-      firstExample: first,
-      method: options.method,
-      known,
-      ...(options.steps !== undefined ? { steps: options.steps } : {}),
-      ...(options.eta !== undefined ? { eta: options.eta } : {}),
-      ...(options.guidance !== undefined ? { guidance: { scale: options.guidance } } : {}),
-      ...(z0Known !== undefined ? { z0Known } : {}),
-      ...(restoration !== undefined ? { restoration } : {}),
-      ...(exp.isImage && z0Known === undefined ? { clipZ0: [-1, 1] as const } : {}),
-      onWarning: () => undefined,
-    };
-    try {
-      const result = await sample(sampleOptions);
+      const z0Known = options.z0Known?.(first, size);
+      const restoration = options.restoration?.(first, size);
+      const sampleOptions: SampleOptions = {
+        model,
+        schedule: exp.schedule,
+        modalities: tabulated.modalities,
+        shape: exp.shape,
+        batchSize: size,
+        seed: options.seed,
+        firstExample: first,
+        method: options.method,
+        known,
+        ...(options.steps !== undefined ? { steps: options.steps } : {}),
+        ...(options.eta !== undefined ? { eta: options.eta } : {}),
+        ...(options.guidance !== undefined ? { guidance: { scale: options.guidance } } : {}),
+        ...(z0Known !== undefined ? { z0Known } : {}),
+        ...(restoration !== undefined ? { restoration } : {}),
+        ...(exp.isImage && z0Known === undefined ? { clipZ0: [-1, 1] as const } : {}),
+        onWarning: () => undefined,
+      };
       try {
-        z0.set((await result.z0.data()) as Float32Array, first * per);
-        for (const [name, r] of Object.entries(result.modalities)) {
-          if (r.known) continue;
-          if (r.kind === 'gaussian') {
-            const data = (await r.value.data()) as Float32Array;
-            const out = (gaussian[name] ??= new Float32Array((options.n * data.length) / size));
-            out.set(data, (first * data.length) / size);
-          } else {
-            const l = (await r.labels.data()) as Int32Array;
-            const p = (await r.probs.data()) as Float32Array;
-            (labels[name] ??= new Int32Array(options.n)).set(l, first);
-            const K = p.length / size;
-            (probs[name] ??= new Float32Array(options.n * K)).set(p, first * K);
+        const result = await sample(sampleOptions);
+        try {
+          z0.set((await result.z0.data()) as Float32Array, first * per);
+          for (const [name, r] of Object.entries(result.modalities)) {
+            if (r.known) continue;
+            if (r.kind === 'gaussian') {
+              const data = (await r.value.data()) as Float32Array;
+              const out = (gaussian[name] ??= new Float32Array((options.n * data.length) / size));
+              out.set(data, (first * data.length) / size);
+            } else {
+              const l = (await r.labels.data()) as Int32Array;
+              const p = (await r.probs.data()) as Float32Array;
+              (labels[name] ??= new Int32Array(options.n)).set(l, first);
+              const K = p.length / size;
+              (probs[name] ??= new Float32Array(options.n * K)).set(p, first * K);
+            }
           }
+        } finally {
+          tf.dispose(result as unknown as tf.TensorContainer);
         }
       } finally {
-        tf.dispose(result as unknown as tf.TensorContainer);
+        tf.dispose([...Object.values(known), ...(z0Known ? [z0Known] : []), ...(restoration ? [restoration.image, restoration.keep] : [])]);
       }
-    } finally {
-      tf.dispose([...Object.values(known), ...(z0Known ? [z0Known] : []), ...(restoration ? [restoration.image, restoration.keep] : [])]);
+      options.onBatch?.(first + size, options.n);
     }
-    options.onBatch?.(first + size, options.n);
+  } finally {
+    tabulated.dispose();
   }
   return { z0, gaussian, labels, probs };
 }

@@ -58,3 +58,4 @@ export {
   type TrainConfig,
 } from './config.js';
 export { buildExperiment, type Experiment, type RestorationBatch } from './experiment.js';
+export { tabulateCategoricalEncoders, type TabulatedModalities } from './tabulated-encoders.js';
