@@ -23,7 +23,7 @@ describe('gradient clipping', () => {
   });
 });
 
-describe('globalNorm on webgpu (lavapipe in CI)', () => {
+describe("globalNorm on webgpu (lavapipe in CI; its AddN kernel is @mtd/backend's chunked one)", () => {
   test('sums 30 gradients (more than a shader may bind) and matches cpu', async (ctx) => {
     const { availableBackends, withBackend } = await import('@mtd/backend');
     if (!(await availableBackends()).includes('webgpu')) ctx.skip();

@@ -7,22 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 export function globalNorm(grads: readonly tf.Tensor[]): tf.Scalar {
   return tf.tidy(() => {
     if (grads.length === 0) return tf.scalar(0);
-    return tf.sqrt(addNChunked(grads.map((g) => tf.sum(tf.square(g))))) as tf.Scalar;
-  });
-}
-
-/**
- * `tf.addN`, in chunks on webgpu: its AddN shader binds every input as a storage buffer, and
- * WebGPU allows 8 per shader stage by default (a U-Net's 100+ gradients failed pipeline
- * validation). The chunks keep the left-to-right order; other backends get one addN, as before.
- */
-export function addNChunked(tensors: readonly tf.Tensor[]): tf.Tensor {
-  const most = tf.getBackend() === 'webgpu' ? 7 : Infinity;
-  if (tensors.length <= most) return tf.addN([...tensors]);
-  return tf.tidy(() => {
-    let total = tf.addN(tensors.slice(0, most));
-    for (let i = most; i < tensors.length; i += most - 1) total = tf.addN([total, ...tensors.slice(i, i + most - 1)]);
-    return total;
+    return tf.sqrt(tf.addN(grads.map((g) => tf.sum(tf.square(g))))) as tf.Scalar;
   });
 }
 

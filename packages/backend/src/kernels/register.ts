@@ -8,6 +8,7 @@ import {
 } from './conv2dBackprop.js';
 import { resizeNearestGradArrays, resizeNearestGradViaMatMul, type ResizeNearestAttrs } from './resizeNearestNeighborGrad.js';
 import { unsortedSegmentSumViaMatMul } from './unsortedSegmentSum.js';
+import { addNDelegating } from './addN.js';
 
 /**
  * Which kernels each backend gets, and why (the measurements are in PLATFORM.md):
@@ -21,6 +22,7 @@ import { unsortedSegmentSumViaMatMul } from './unsortedSegmentSum.js';
  * | wasm, webgpu | ResizeNearestNeighborGrad | built-in ignores halfPixelCenters |
  * | cpu | ResizeNearestNeighborGrad | built-in wrong for batch > 1 and for halfPixelCenters |
  * | cpu | Conv2DBackpropFilter | built-in runs at 0.01 GFLOP/s; the conv form 35-65x faster |
+ * | webgpu | AddN | built-in fails WebGPU validation past 7 inputs (8 storage buffers per stage) |
  * | webgpu | Conv2DBackpropFilter | built-in is 80% of a U-Net step's GPU time (159 ms for one 32x32x64 layer on an H200; im2col + matMul about 7 ms: issue 7's profile) |
  *
  * wasm and cpu use `conv2dBackpropFilterViaConv`; the im2col form (`conv2dBackpropFilterViaMatMul`)
@@ -155,6 +157,7 @@ const REPLACEMENTS: Record<string, readonly Replacement[]> = {
   webgpu: [
     { kernelName: tf.ResizeNearestNeighborGrad, make: resizeNearestGradDelegating, delegates: true },
     { kernelName: tf.Conv2DBackpropFilter, make: () => conv2dBackpropFilterMatMul },
+    { kernelName: tf.AddN, make: addNDelegating, delegates: true },
   ],
   cpu: [
     { kernelName: tf.ResizeNearestNeighborGrad, make: () => resizeNearestGradCpu },
