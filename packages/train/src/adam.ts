@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { rangeFail } from '@mtd/errors';
 import { checkInt, checkNumber, gotShape } from './errors.js';
+import { flatConcat, memberOf, packArrays, packVariables, resolveLayout, type Pack, type StateLayout } from './packing.js';
 import { checkNamedVariables, type NamedVariable } from './variables.js';
 
 export interface AdamOptions {
@@ -34,7 +35,7 @@ export interface AdamOptions {
    * faster per U-Net step on wasm. Default: `'flat'` when the active backend is webgpu, else
    * `'per-variable'`.
    */
-  layout?: 'flat' | 'per-variable';
+  layout?: StateLayout;
 }
 
 /**
@@ -63,11 +64,7 @@ export function learningRateAt(
  * coefficients are computed in float64 and rounded to float32 once per update.
  */
 /** Variables whose moments are stored, and updated, together. */
-interface Block {
-  /** Indices into the variable list. */
-  readonly members: readonly number[];
-  /** Where each member starts in the block's flat moments. */
-  readonly offsets: readonly number[];
+interface Block extends Pack {
   readonly m: tf.Variable;
   readonly v: tf.Variable;
 }
@@ -81,11 +78,11 @@ export class Adam {
   readonly warmupSteps: number;
   readonly decaySteps: number | undefined;
   readonly finalFraction: number;
-  readonly layout: 'flat' | 'per-variable';
+  readonly layout: StateLayout;
   private readonly variables: readonly NamedVariable[];
   private readonly blocks: readonly Block[];
-  /** Variable index -> [block, position within the block]. */
-  private readonly home: readonly (readonly [Block, number])[];
+  /** Variable index -> [block index, position within the block]. */
+  private readonly home: readonly (readonly [number, number])[];
   private updates = 0;
 
   constructor(variables: readonly NamedVariable[], options: AdamOptions) {
@@ -100,22 +97,9 @@ export class Adam {
     this.warmupSteps = checkInt(where, 'options.warmupSteps', options.warmupSteps ?? 0, 0);
     this.decaySteps = options.decaySteps === undefined ? undefined : checkInt(where, 'options.decaySteps', options.decaySteps, 1);
     this.finalFraction = checkNumber(where, 'options.finalFraction', options.finalFraction ?? 0, { min: 0, max: 1 });
-    const layout = options.layout ?? (tf.getBackend() === 'webgpu' ? 'flat' : 'per-variable');
-    if (layout !== 'flat' && layout !== 'per-variable') rangeFail(where, 'options.layout', "'flat' or 'per-variable'", layout);
-    this.layout = layout;
-    const groups = layout === 'flat' ? [this.variables.map((_, i) => i)] : this.variables.map((_, i) => [i]);
-    const home: (readonly [Block, number])[] = [];
-    this.blocks = groups.map((members) => {
-      const offsets: number[] = [];
-      let total = 0;
-      for (const i of members) {
-        offsets.push(total);
-        total += this.variables[i]!.variable.size;
-      }
-      const block: Block = { members, offsets, m: tf.tidy(() => tf.variable(tf.zeros([total]), false)), v: tf.tidy(() => tf.variable(tf.zeros([total]), false)) };
-      members.forEach((i, j) => (home[i] = [block, j]));
-      return block;
-    });
+    this.layout = resolveLayout(where, options.layout);
+    const { packs, home } = packVariables(this.variables, this.layout);
+    this.blocks = packs.map((pack) => ({ ...pack, m: tf.tidy(() => tf.variable(tf.zeros([pack.size]), false)), v: tf.tidy(() => tf.variable(tf.zeros([pack.size]), false)) }));
     this.home = home;
   }
 
@@ -166,15 +150,14 @@ export class Adam {
     if (!present.some(Boolean)) return;
     const all = present.every(Boolean);
     const size = (j: number) => this.variables[block.members[j]!]!.variable.size;
-    const flat = (ts: tf.Tensor[]) => (ts.length === 1 ? tf.reshape(ts[0]!, [-1]) : tf.concat(ts.map((t) => tf.reshape(t, [-1]))));
     const picked = block.members.filter((_, j) => present[j]).map((i) => this.variables[i]!);
     // The moments of the members that have gradients (all of them, nearly always).
     const pieces = (whole: tf.Tensor) => block.members.flatMap((_, j) => (present[j] ? [tf.slice(whole, block.offsets[j]!, size(j))] : []));
-    const m = all ? block.m : flat(pieces(block.m));
-    const v = all ? block.v : flat(pieces(block.v));
-    const g0 = flat(picked.map(({ name }) => grads[name]!));
+    const m = all ? block.m : flatConcat(pieces(block.m));
+    const v = all ? block.v : flatConcat(pieces(block.v));
+    const g0 = flatConcat(picked.map(({ name }) => grads[name]!));
     const g = c.gradScale === 1 ? g0 : tf.mul(g0, tf.scalar(c.gradScale));
-    const p = flat(picked.map(({ variable }) => variable));
+    const p = flatConcat(picked.map(({ variable }) => variable));
     const mNew = tf.add(tf.mul(tf.scalar(this.beta1), m), tf.mul(tf.scalar(1 - this.beta1), g));
     const vNew = tf.add(tf.mul(tf.scalar(this.beta2), v), tf.mul(tf.scalar(1 - this.beta2), tf.square(g)));
     const denom = tf.add(tf.mul(tf.sqrt(vNew), tf.scalar(c.invSqrtBc2)), tf.scalar(this.epsilon));
@@ -210,10 +193,10 @@ export class Adam {
   slots(): Record<string, tf.Tensor> {
     const out: Record<string, tf.Tensor> = {};
     this.variables.forEach(({ name, variable }, i) => {
-      const [block, j] = this.home[i]!;
-      const read = (whole: tf.Tensor) => tf.tidy(() => tf.reshape(block.members.length === 1 ? whole : tf.slice(whole, block.offsets[j]!, variable.size), variable.shape));
-      out[`m/${name}`] = read(block.m);
-      out[`v/${name}`] = read(block.v);
+      const [b, j] = this.home[i]!;
+      const block = this.blocks[b]!;
+      out[`m/${name}`] = memberOf(block.m, block, j, variable);
+      out[`v/${name}`] = memberOf(block.v, block, j, variable);
     });
     return out;
   }
@@ -236,11 +219,7 @@ export class Adam {
     }
     for (const block of this.blocks) {
       for (const [moment, prefix] of [[block.m, 'm/'], [block.v, 'v/']] as const) {
-        const data = new Float32Array(moment.size);
-        block.members.forEach((i, j) => {
-          const { name, variable } = this.variables[i]!;
-          data.set(slots[`${prefix}${name}`]!.data.subarray(0, variable.size), block.offsets[j]!);
-        });
+        const data = packArrays(block, this.variables, (name) => slots[`${prefix}${name}`]!.data);
         tf.tidy(() => moment.assign(tf.tensor1d(data, 'float32')));
       }
     }

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { rangeFail } from '@mtd/errors';
 import { checkInt, checkNumber, gotShape } from './errors.js';
+import { flatConcat, memberOf, packArrays, packVariables, resolveLayout, type Pack, type StateLayout } from './packing.js';
 import { checkNamedVariables, type NamedVariable } from './variables.js';
 
 export interface EmaOptions {
@@ -18,13 +19,11 @@ export interface EmaOptions {
    * `'per-variable'`: three kernels per variable, no copies. The same values bit for bit. Default:
    * `'flat'` on webgpu (per-kernel overhead), `'per-variable'` elsewhere (as `Adam`'s layout).
    */
-  layout?: 'flat' | 'per-variable';
+  layout?: StateLayout;
 }
 
 /** Variables whose shadows are stored, and updated, together. */
-interface Block {
-  readonly members: readonly number[];
-  readonly offsets: readonly number[];
+interface Block extends Pack {
   readonly shadow: tf.Variable;
 }
 
@@ -35,10 +34,11 @@ interface Block {
 export class Ema {
   readonly decay: number;
   readonly warmup: boolean;
-  readonly layout: 'flat' | 'per-variable';
+  readonly layout: StateLayout;
   private readonly variables: readonly NamedVariable[];
   private readonly blocks: readonly Block[];
-  private readonly home: readonly (readonly [Block, number])[];
+  /** Variable index -> [block index, position within the block]. */
+  private readonly home: readonly (readonly [number, number])[];
   private updates = 0;
 
   constructor(variables: readonly NamedVariable[], options: EmaOptions) {
@@ -47,23 +47,10 @@ export class Ema {
     if (options === null || typeof options !== 'object') rangeFail(where, 'options', 'an object { decay }', options);
     this.decay = checkNumber(where, 'options.decay', options.decay, { min: 0, max: 1 });
     this.warmup = options.warmup ?? true;
-    const layout = options.layout ?? (tf.getBackend() === 'webgpu' ? 'flat' : 'per-variable');
-    if (layout !== 'flat' && layout !== 'per-variable') rangeFail(where, 'options.layout', "'flat' or 'per-variable'", layout);
-    this.layout = layout;
-    const groups = layout === 'flat' ? [this.variables.map((_, i) => i)] : this.variables.map((_, i) => [i]);
-    const home: (readonly [Block, number])[] = [];
-    this.blocks = groups.map((members) => {
-      const offsets: number[] = [];
-      let total = 0;
-      for (const i of members) {
-        offsets.push(total);
-        total += this.variables[i]!.variable.size;
-      }
-      // Shadows start as copies of the variables.
-      const block: Block = { members, offsets, shadow: tf.tidy(() => tf.variable(this.flatValues(members), false)) };
-      members.forEach((i, j) => (home[i] = [block, j]));
-      return block;
-    });
+    this.layout = resolveLayout(where, options.layout);
+    const { packs, home } = packVariables(this.variables, this.layout);
+    // Shadows start as copies of the variables.
+    this.blocks = packs.map((pack) => ({ ...pack, shadow: tf.tidy(() => tf.variable(this.flatValues(pack.members), false)) }));
     this.home = home;
   }
 
@@ -103,11 +90,7 @@ export class Ema {
       }
     }
     for (const block of this.blocks) {
-      const data = new Float32Array(block.shadow.size);
-      block.members.forEach((i, j) => {
-        const { name, variable } = this.variables[i]!;
-        data.set(slots[name]!.data.subarray(0, variable.size), block.offsets[j]!);
-      });
+      const data = packArrays(block, this.variables, (name) => slots[name]!.data);
       tf.tidy(() => block.shadow.assign(tf.tensor1d(data, 'float32')));
     }
     this.updates = count;
@@ -143,14 +126,13 @@ export class Ema {
 
   /** The members' current values as one flat vector. */
   private flatValues(members: readonly number[]): tf.Tensor {
-    const parts = members.map((i) => tf.reshape(this.variables[i]!.variable, [-1]));
-    return parts.length === 1 ? parts[0]! : tf.concat(parts);
+    return flatConcat(members.map((i) => this.variables[i]!.variable));
   }
 
   /** Variable `i`'s shadow, shaped like it (a new tensor). */
   private shadowOf(i: number): tf.Tensor {
-    const [block, j] = this.home[i]!;
-    const { variable } = this.variables[i]!;
-    return tf.tidy(() => tf.reshape(block.members.length === 1 ? block.shadow : tf.slice(block.shadow, block.offsets[j]!, variable.size), variable.shape));
+    const [b, j] = this.home[i]!;
+    const block = this.blocks[b]!;
+    return memberOf(block.shadow, block, j, this.variables[i]!.variable);
   }
 }
