@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { endpointOffset, endpointReport, sqrtAlphaBarWeight } from '@mtd/aggregation';
-import { featuresOf, generateAll, loadImages, loadLabels, lossCurvePng, machineDescription, openImages, tupleGridPng, type ImageSet, type Rgb } from '@mtd/example-kit';
+import { featuresOf, generateAll, loadImages, loadLabels, lossCurvePng, machineDescription, openImages, tupleGridPng, type ImageSet, type Rgb, type ExampleRunOptions } from '@mtd/example-kit';
 import { writeFileAtomic, writeJsonAtomic } from '@mtd/io';
 import { fmnistFeatures, generationMetrics, type FeatureSet, type FmnistFeatureExtractor } from '@mtd/metrics';
 import { createRng, type Rng } from '@mtd/random';
@@ -27,14 +27,7 @@ export const COLORS: Record<VariantKind | ClassifierKind, Rgb> = {
 export const NOISE_LEVELS = [1, 100, 300, 500];
 const FILE_NAMES: Record<VariantKind, string> = { mtM: 'mt-diffusion-m', mtE: 'mt-diffusion-e', ddpm: 'ddpm' };
 
-export interface RunOptions {
-  config: RunConfig;
-  out: string;
-  /** The backend the caller selected (reported only). */
-  backend: string;
-  log?: (line: string) => void;
-  progress?: 'auto' | 'bar' | 'lines' | 'off';
-}
+export type RunOptions = ExampleRunOptions<RunConfig>;
 
 export interface TrainRow {
   steps: number;

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { endpointReport, sqrtAlphaBarWeight } from '@mtd/aggregation';
-import { featuresOf, generateAll, loadImages, loadLabels, lossCurvePng, machineDescription, mean, openImages, trainVariant, tupleGridPng, type ImageSet, type Rgb } from '@mtd/example-kit';
+import { featuresOf, generateAll, loadImages, loadLabels, lossCurvePng, machineDescription, mean, openImages, trainVariant, tupleGridPng, type ImageSet, type Rgb, type ExampleRunOptions } from '@mtd/example-kit';
 import { middleMlpHead } from '@mtd/heads';
 import { writeFileAtomic, writeJsonAtomic } from '@mtd/io';
 import { fmnistFeatures, generationMetrics, type FeatureSet, type FmnistFeatureExtractor } from '@mtd/metrics';
@@ -32,14 +32,7 @@ export const LOSS_COLORS: Record<ModelKind, Rgb> = { mt: [200, 40, 40], ddpm: [4
 /** The representation modality's name. */
 export const REP = 'rep';
 
-export interface RunOptions {
-  config: RunConfig;
-  out: string;
-  /** The backend the caller selected (reported only). */
-  backend: string;
-  log?: (line: string) => void;
-  progress?: 'auto' | 'bar' | 'lines' | 'off';
-}
+export type RunOptions = ExampleRunOptions<RunConfig>;
 
 /** Mean (and spread) of one set of cosines, in the standardised space and on the raw features. */
 export interface AgreementRow {

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { endpointReport, sqrtAlphaBarWeight } from '@mtd/aggregation';
 import { SCENE_PALETTE } from '@mtd/datasets';
-import { featuresOf, generateAll, lossCurvePng, machineDescription, mean, rmsDistances, trainVariant, tupleGridPng, type Rgb } from '@mtd/example-kit';
+import { featuresOf, generateAll, lossCurvePng, machineDescription, mean, rmsDistances, trainVariant, tupleGridPng, type Rgb, type ExampleRunOptions } from '@mtd/example-kit';
 import { writeFileAtomic, writeJsonAtomic } from '@mtd/io';
 import { fmnistFeatures, generationMetrics, segmentationMetrics, type FeatureSet, type FmnistFeatureExtractor } from '@mtd/metrics';
 import { asDiffusionModel } from '@mtd/train';
@@ -13,14 +13,7 @@ import { renderReport } from './report.js';
 
 export const LOSS_COLORS: Record<ModelId, Rgb> = { mtSeg: [200, 40, 40], baseSeg: [40, 80, 200], mtDay: [230, 140, 20], baseDay: [30, 160, 90] };
 
-export interface RunOptions {
-  config: RunConfig;
-  out: string;
-  /** The backend the caller selected (reported only). */
-  backend: string;
-  log?: (line: string) => void;
-  progress?: 'auto' | 'bar' | 'lines' | 'off';
-}
+export type RunOptions = ExampleRunOptions<RunConfig>;
 
 /** Table 4's segmentation scores of generated maps against the ground truth (fractions in [0, 1]). */
 export interface SegmentationScores {

@@ -15,6 +15,12 @@ export interface ExampleArgs<C extends ExamplePreset> {
   backend: string;
 }
 
+/** What an example's pipeline takes: the parsed arguments, plus where lines go and how training shows progress. */
+export interface ExampleRunOptions<C extends ExamplePreset> extends ExampleArgs<C> {
+  log?: (line: string) => void;
+  progress?: 'auto' | 'bar' | 'lines' | 'off';
+}
+
 export interface RunExampleOptions<C extends ExamplePreset> {
   /** Printed by `--help`. */
   usage: string;

@@ -10,7 +10,7 @@ import { cosineSchedule, linearSchedule, type Schedule } from '@mtd/schedule';
 import { asDiffusionModel, mtModel, type MtModel, type TrainBatch } from '@mtd/train';
 import { createUNet } from '@mtd/unet';
 import type { RunConfig } from './config.js';
-import { cosineDistances, featuresOf, generateAll, loadImages, lossCurvePng, mean, openImages, rmsDistances, trainVariant, tupleGridPng, type ImageSet, type Rgb } from '@mtd/example-kit';
+import { cosineDistances, featuresOf, generateAll, loadImages, lossCurvePng, mean, openImages, rmsDistances, trainVariant, tupleGridPng, type ImageSet, type Rgb, type ExampleRunOptions } from '@mtd/example-kit';
 import { maskImages } from './data.js';
 import { renderReport } from './report.js';
 import { sdeditRestore } from './sdedit.js';
@@ -24,14 +24,7 @@ export const SAMPLE_FILES: Record<ModelKind, string> = { mt: 'samples-mt-diffusi
 export const LOSS_COLORS: Record<ModelKind, Rgb> = { mt: [200, 40, 40], mtx: [40, 150, 60], ddpm: [40, 80, 200] };
 const isMt = (k: ModelKind): k is MtKind => k !== 'ddpm';
 
-export interface RunOptions {
-  config: RunConfig;
-  out: string;
-  /** The backend the caller selected (reported only). */
-  backend: string;
-  log?: (line: string) => void;
-  progress?: 'auto' | 'bar' | 'lines' | 'off';
-}
+export type RunOptions = ExampleRunOptions<RunConfig>;
 
 export interface RestorationRow {
   k: number;

@@ -41,32 +41,25 @@ function tensor(args: KernelArgs, name: string): tf.Tensor {
   return t as tf.Tensor;
 }
 
-const conv2dBackpropFilter: tf.KernelFunc = (args) => {
-  const a = args.attrs as unknown as Omit<Conv2DBackpropFilterArgs, 'x' | 'dy'>;
-  return conv2dBackpropFilterViaConv({
-    x: tensor(args, 'x') as tf.Tensor4D,
-    dy: tensor(args, 'dy') as tf.Tensor4D,
-    filterShape: a.filterShape,
-    strides: a.strides,
-    pad: a.pad,
-    dataFormat: a.dataFormat,
-    dimRoundingMode: a.dimRoundingMode,
-  });
-};
+/** A Conv2DBackpropFilter kernel computed by `impl` (one of the ops-based forms). */
+function filterGradient(impl: (args: Conv2DBackpropFilterArgs) => tf.Tensor4D): tf.KernelFunc {
+  return (args) => {
+    const a = args.attrs as unknown as Omit<Conv2DBackpropFilterArgs, 'x' | 'dy'>;
+    return impl({
+      x: tensor(args, 'x') as tf.Tensor4D,
+      dy: tensor(args, 'dy') as tf.Tensor4D,
+      filterShape: a.filterShape,
+      strides: a.strides,
+      pad: a.pad,
+      dataFormat: a.dataFormat,
+      dimRoundingMode: a.dimRoundingMode,
+    });
+  };
+}
 
-/** webgpu: the same arguments through the im2col + matMul form. */
-const conv2dBackpropFilterMatMul: tf.KernelFunc = (args) => {
-  const a = args.attrs as unknown as Omit<Conv2DBackpropFilterArgs, 'x' | 'dy'>;
-  return conv2dBackpropFilterViaMatMul({
-    x: tensor(args, 'x') as tf.Tensor4D,
-    dy: tensor(args, 'dy') as tf.Tensor4D,
-    filterShape: a.filterShape,
-    strides: a.strides,
-    pad: a.pad,
-    dataFormat: a.dataFormat,
-    dimRoundingMode: a.dimRoundingMode,
-  });
-};
+/** wasm and cpu: as a convolution; webgpu: by im2col + matMul (see the table above). */
+const conv2dBackpropFilter = filterGradient(conv2dBackpropFilterViaConv);
+const conv2dBackpropFilterMatMul = filterGradient(conv2dBackpropFilterViaMatMul);
 
 const conv2dBackpropInput: tf.KernelFunc = (args) => {
   const a = args.attrs as unknown as Omit<Conv2DBackpropInputArgs, 'dy' | 'filter'>;
