@@ -10,8 +10,10 @@ beforeAll(async () => {
   backends = await availableBackends();
 });
 
+// webgpu only: no other backend gets a replacement AddN. (With a cpu case first in this file,
+// Dawn's teardown crashed the worker: "std::system_error: Invalid argument" at exit.)
 describe('tf.addN with the registered kernels', () => {
-  for (const name of ['cpu', 'webgpu'] as const) {
+  for (const name of ['webgpu'] as const) {
     it(`sums 30 tensors (more than a WebGPU shader may bind) like the float64 reference on ${name}, without leaks`, async (ctx) => {
       if (!backends.includes(name)) ctx.skip();
       const rng = createRng(4);
