@@ -1,6 +1,15 @@
-// Training throughput of the example configs: node bench/train-bench.mjs [--backends cpu,wasm] [--steps 20] [--configs mixture,tiny-unet] [--kernels] [--layout flat|per-variable] [--batch N]
+// Training throughput of the example configs:
+//   node bench/train-bench.mjs [--backends cpu,wasm] [--steps 20] [--configs mixture,tiny-unet] [--batch N]
+//                              [--kernels] [--profile] [--baseline] [--layout flat|per-variable]
 // Builds each config's experiment, runs a warm-up step, then times `--steps` Trainer steps (one
 // loss read-back per step, as in real training). Timing lives here, never in a test.
+//   --kernels   a table of the kernels one step runs (count per kernel).
+//   --profile   GPU time per kernel from WebGPU timestamps (Dawn's allow_unsafe_apis), top-level
+//               kernels only, so a kernel made of other kernels is not counted twice.
+//   --baseline  tfjs's own kernels (no `@mtd/backend` replacements) and the per-variable Adam/EMA
+//               layout: what the project's WebGPU changes are measured against.
+// Each row also gives the process's CPU time per step beside the wall time: a step whose CPU time
+// is close to its wall time is bound by per-kernel dispatch, not by the GPU.
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
@@ -13,6 +22,8 @@ const { values } = parseArgs({
     steps: { type: 'string', default: '20' },
     configs: { type: 'string', default: 'mixture,tiny-unet' },
     kernels: { type: 'boolean', default: false },
+    profile: { type: 'boolean', default: false },
+    baseline: { type: 'boolean', default: false },
     layout: { type: 'string' },
     batch: { type: 'string' },
   },
@@ -38,9 +49,74 @@ const configs = {
   }),
   'fashion-label': async () => JSON.parse(await readFile(new URL('../configs/fashion-mnist-label.json', here), 'utf8')),
 };
+
+/**
+ * Records the engine's kernel depth beside every kernel `tf.profile` logs. A kernel registered as
+ * tfjs ops (the im2col filter gradient, the chunked AddN) logs its inner kernels first, at depth
+ * 1, and then itself at depth 0 with their GPU time included.
+ */
+function tagKernelDepth() {
+  const engine = tf.engine();
+  // tf.profile resets `activeProfile.kernels` to a fresh array at its start: wrap each one's push.
+  const profile = engine.state.activeProfile;
+  let kernels = profile.kernels;
+  Object.defineProperty(profile, 'kernels', {
+    configurable: true,
+    enumerable: true,
+    get: () => kernels,
+    set: (value) => {
+      kernels = value;
+      kernels.push = function push(...records) {
+        for (const r of records) r.depth = engine.state.kernelDepth;
+        return Array.prototype.push.apply(this, records);
+      };
+    },
+  });
+}
+
+function printProfile(info) {
+  // WebGPU times a kernel's own programs only (a nested timer's queries are left out of the
+  // outer one), so inner kernels carry the time: fold it into their top-level kernel, which the
+  // engine logs after them.
+  const top = [];
+  let nestedMs = 0;
+  for (const k of info.kernels) {
+    const ms = Number(k.kernelTimeMs) || 0;
+    if ((k.depth ?? 0) > 0) nestedMs += ms;
+    else {
+      top.push({ ...k, ms: ms + nestedMs });
+      nestedMs = 0;
+    }
+  }
+  const gpuMs = top.reduce((s, k) => s + k.ms, 0);
+  console.log(`         GPU time per step ${gpuMs.toFixed(1)} ms over ${info.kernels.length} kernels, ${top.length} top-level (timestamps, one compute pass per kernel)`);
+  const byName = new Map();
+  const byShape = new Map();
+  for (const k of top) {
+    const ms = k.ms;
+    const a = byName.get(k.name) ?? { count: 0, ms: 0 };
+    byName.set(k.name, { count: a.count + 1, ms: a.ms + ms });
+    const key = `${k.name} ${k.inputShapes.map((s) => (s ? `[${s}]` : '-')).join(' ')}`;
+    const b = byShape.get(key) ?? { count: 0, ms: 0 };
+    byShape.set(key, { count: b.count + 1, ms: b.ms + ms });
+  }
+  console.log(`         ${'kernel'.padEnd(28)} ${'count'.padStart(5)} ${'GPU ms'.padStart(8)} ${'share'.padStart(6)}`);
+  for (const [name, { count, ms }] of [...byName].sort((a, b) => b[1].ms - a[1].ms).slice(0, 14)) {
+    console.log(`         ${name.padEnd(28)} ${String(count).padStart(5)} ${ms.toFixed(2).padStart(8)} ${((100 * ms) / (gpuMs || 1)).toFixed(1).padStart(5)}%`);
+  }
+  console.log('         slowest kernel + input shapes:');
+  for (const [key, { count, ms }] of [...byShape].sort((a, b) => b[1].ms - a[1].ms).slice(0, 10)) {
+    console.log(`         ${ms.toFixed(2).padStart(8)} ms  x${String(count).padEnd(3)} ${key.slice(0, 110)}`);
+  }
+}
+
 const steps = Number(values.steps);
 for (const backendName of values.backends.split(',')) {
-  await selectBackend(backendName);
+  await selectBackend(backendName, {
+    registerKernels: !values.baseline,
+    ...(values.profile ? { webgpu: { dawnFlags: ['enable-dawn-features=allow_unsafe_apis'] } } : {}),
+  });
+  if (values.profile) tagKernelDepth();
   for (const name of values.configs.split(',')) {
     const raw = await configs[name]();
     // --batch N overrides every config's batch size (a GPU wants 64-256).
@@ -49,28 +125,37 @@ for (const backendName of values.backends.split(',')) {
     const exp = await buildExperiment(config);
     const options = exp.trainerOptions(0);
     // --layout flat|per-variable overrides the backend's default Adam/EMA layout (same results, other kernel counts).
-    const layout = values.layout ? { layout: values.layout } : {};
+    const layoutName = values.layout ?? (values.baseline ? 'per-variable' : undefined);
+    const layout = layoutName ? { layout: layoutName } : {};
     const trainer = new Trainer({
       ...options,
       optimizer: { ...options.optimizer, ...layout },
       ...(options.ema ? { ema: { ...options.ema, ...layout } } : {}),
       data: exp.trainingData(0),
     });
+    const c0 = performance.now();
     await trainer.trainStep();
+    const firstStep = (performance.now() - c0) / 1000;
+    await trainer.trainStep();
+    const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     for (let i = 0; i < steps; i++) await trainer.trainStep();
     const s = (performance.now() - t0) / 1000;
+    const cpu = process.cpuUsage(cpu0);
+    const cpuMs = (cpu.user + cpu.system) / 1000 / steps;
     const B = config.data.batchSize;
     // Kernels per step: what a GPU backend pays per-dispatch overhead for (issue 7). Reshapes move
     // no data, so they are counted apart.
     const info = await tf.profile(() => trainer.trainStep());
-    const computing = info.kernels.filter((k) => k.name !== 'Reshape');
-    console.log(`${backendName.padEnd(6)} ${name.padEnd(14)} ${String(exp.model.parameterCount()).padStart(9)} params  batch ${String(B).padStart(3)}  ${(steps / s).toFixed(2).padStart(7)} steps/s  ${((steps * B) / s).toFixed(1).padStart(8)} img/s  ${String(computing.length).padStart(5)} kernels/step (+${info.kernels.length - computing.length} reshapes)  (${tf.memory().numTensors} tensors)`);
+    const computing = info.kernels.filter((k) => k.name !== 'Reshape' && (k.depth ?? 0) === 0);
+    const tag = values.baseline ? ' [baseline]' : '';
+    console.log(`${backendName.padEnd(6)} ${(name + tag).padEnd(14)} ${String(exp.model.parameterCount()).padStart(9)} params  batch ${String(B).padStart(3)}  ${(steps / s).toFixed(2).padStart(7)} steps/s  ${((steps * B) / s).toFixed(1).padStart(8)} img/s  ${((1000 * s) / steps).toFixed(1)} ms/step wall, ${cpuMs.toFixed(1)} ms CPU  ${String(computing.length).padStart(5)} kernels/step (+${info.kernels.length - computing.length} reshapes/nested)  first step ${firstStep.toFixed(1)} s  (${tf.memory().numTensors} tensors)`);
     if (values.kernels) {
       const byName = new Map();
       for (const k of computing) byName.set(k.name, (byName.get(k.name) ?? 0) + 1);
       for (const [kernel, count] of [...byName].sort((a, b) => b[1] - a[1]).slice(0, 12)) console.log(`         ${kernel.padEnd(28)} ${String(count).padStart(5)}`);
     }
+    if (values.profile) printProfile(info);
     trainer.dispose();
     exp.dispose();
   }
