@@ -17,8 +17,8 @@ part() { # part NAME SECONDS COMMAND...: one measurement, never longer than SECO
   echo "   ($((SECONDS - t0)) s)"
 }
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,memory.used --format=csv 2>&1 | tee "$LOG/card.log"
-part torch 100 python3 .gpu/torch_unet.py
-part train-64 150 bash .gpu/run.sh train --backends webgpu --configs ref-unet --batch 64 --steps 10 --profile --kernels
-part train-256 150 bash .gpu/run.sh train --backends webgpu --configs ref-unet --batch 256 --steps 5 --profile
-part baseline-64 120 bash .gpu/run.sh train --backends webgpu --configs ref-unet --batch 64 --steps 3 --baseline --kernels
-part unet 150 bash .gpu/run.sh unet --backend webgpu --batches 64,256 --steps 3
+part torch 80 python3 .gpu/torch_unet.py
+part train-64 110 bash .gpu/run.sh train --backends webgpu --configs ref-unet --batch 64 --steps 10 --profile --kernels
+part train-256 110 bash .gpu/run.sh train --backends webgpu --configs ref-unet --batch 256 --steps 5 --profile
+part baseline-64 80 bash .gpu/run.sh train --backends webgpu --configs ref-unet --batch 64 --steps 3 --baseline --kernels
+part unet 100 bash .gpu/run.sh unet --backend webgpu --batches 64,256 --steps 3
