@@ -1,8 +1,9 @@
 /**
- * `pnpm bench:conv [backend] [batch]`: the conv2d gradients on one backend, tfjs's own kernels
- * (where they exist) against the ops-based forms in src/kernels/conv2dBackprop.ts, on U-Net-sized
- * 3x3 'same' convs. This is the measurement behind which kernels `registerTrainingKernels` installs.
- * Timing queues `reps` runs and reads back one scalar (PLATFORM.md: never download to time).
+ * `pnpm bench:conv [backend] [batch] [reps]`: the conv2d gradients on one backend, tfjs's own
+ * kernels (where they exist) against the ops-based forms in src/kernels/conv2dBackprop.ts, on
+ * refUNet's 3x3 'same' convs. This is the measurement behind which kernels
+ * `registerTrainingKernels` installs. Timing queues `reps` runs and reads back one scalar
+ * (PLATFORM.md: never download to time). On a GPU, `reps` 20 or more.
  */
 import * as tf from '@tensorflow/tfjs';
 import {
@@ -17,6 +18,7 @@ const backend = (process.argv[2] ?? 'wasm') as BackendName;
 const batch = Number(process.argv[3] ?? (backend === 'cpu' ? 4 : 32));
 const SHAPES = [
   { label: '32x32 64->64 s1', hw: 32, ci: 64, co: 64, stride: 1 },
+  { label: '32x32 192->64 s1', hw: 32, ci: 192, co: 64, stride: 1 },
   { label: '32x32 64->64 s2', hw: 32, ci: 64, co: 64, stride: 2 },
   { label: '16x16 128->128 s1', hw: 16, ci: 128, co: 128, stride: 1 },
   { label: '8x8 128->128 s1', hw: 8, ci: 128, co: 128, stride: 1 },
@@ -39,10 +41,10 @@ async function msPerRun(fn: () => tf.Tensor, reps: number): Promise<number> {
   return (performance.now() - start) / reps;
 }
 
-await selectBackend(backend);
+await selectBackend(backend, { webgpu: { allowSoftwareAdapter: true } });
 // The built-ins are what is being compared against: take the replacements out.
 unregisterTrainingKernels(backend);
-const reps = backend === 'cpu' ? 1 : 3;
+const reps = Number(process.argv[4] ?? (backend === 'cpu' ? 1 : 3));
 console.log(`backend ${backend}, batch ${batch}: ms per call (GFLOP/s), 3x3 'same'`);
 for (const s of SHAPES) {
   const x = tf.randomUniform([batch, s.hw, s.hw, s.ci], -1, 1, 'float32', 1) as tf.Tensor4D;
@@ -56,9 +58,11 @@ for (const s of SHAPES) {
     ['conv2d (forward)', () => tf.conv2d(x, w, s.stride, 'same')],
     ['dW built-in', () => tf.engine().runKernel(tf.Conv2DBackpropFilter, { x, dy }, { ...attrs, filterShape }) as tf.Tensor],
     ['dW viaConv', () => conv2dBackpropFilterViaConv({ x, dy, filterShape, strides: s.stride, pad: 'same' })],
-    ['dW viaMatMul', () => conv2dBackpropFilterViaMatMul({ x, dy, filterShape, strides: s.stride, pad: 'same' })],
+    ['dW im2col', () => conv2dBackpropFilterViaMatMul({ x, dy, filterShape, strides: s.stride, pad: 'same' }, { splits: 1 })],
+    ['dW im2col split-K', () => conv2dBackpropFilterViaMatMul({ x, dy, filterShape, strides: s.stride, pad: 'same' })],
     ['dx built-in', () => tf.engine().runKernel(tf.Conv2DBackpropInput, { dy, filter: w }, { ...attrs, inputShape: x.shape }) as tf.Tensor],
     ['dx viaConv', () => conv2dBackpropInputViaConv({ dy, filter: w, inputShape: x.shape, strides: s.stride, pad: 'same' })],
+    ['dx viaConv padded', () => conv2dBackpropInputViaConv({ dy, filter: w, inputShape: x.shape, strides: s.stride, pad: 'same' }, { convPads: true })],
   ];
   const cells: string[] = [];
   for (const [label, fn] of candidates) {
@@ -69,7 +73,8 @@ for (const s of SHAPES) {
       cells.push(`${label} n/a (${(err as Error).message.slice(0, 50)})`);
     }
   }
-  console.log(`${s.label} [${gflop.toFixed(2)} GFLOP]: ${cells.join(' | ')}`);
+  console.log(`${s.label} [${gflop.toFixed(2)} GFLOP]:\n  ${cells.join('\n  ')}`);
   tf.dispose([x, w, dy]);
 }
 await releaseBackend();
+process.exit(0);

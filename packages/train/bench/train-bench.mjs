@@ -120,7 +120,11 @@ for (const backendName of values.backends.split(',')) {
   for (const name of values.configs.split(',')) {
     const raw = await configs[name]();
     // --batch N overrides every config's batch size (a GPU wants 64-256).
-    if (values.batch) raw.data = { ...raw.data, batchSize: Number(values.batch) };
+    // A synthetic dataset grows to hold one batch.
+    if (values.batch) {
+      const batchSize = Number(values.batch);
+      raw.data = { ...raw.data, batchSize, ...(raw.data.count !== undefined ? { count: Math.max(raw.data.count, batchSize) } : {}) };
+    }
     const config = validateConfig(raw);
     const exp = await buildExperiment(config);
     const options = exp.trainerOptions(0);

@@ -14,6 +14,26 @@ describe('gradient clipping', () => {
     expect(tf.tidy(() => globalNorm([]).dataSync()[0])).toBe(0);
   });
 
+  test("globalNorm's 'flat' layout: the same norm in a fixed number of kernels (float64 reference)", async () => {
+    const shapes = [[3, 4], [7], [2, 2, 5], [1], [6, 3]];
+    let seed = 7;
+    const next = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648) * 4 - 2;
+    const values = shapes.map((s) => Array.from({ length: s.reduce((a, b) => a * b, 1) }, next));
+    const ref = Math.sqrt(values.flat().reduce((a, b) => a + b * b, 0));
+    const grads = values.map((v, i) => tf.tensor(v, shapes[i]));
+    const flat = tf.tidy(() => globalNorm(grads, { layout: 'flat' }).dataSync()[0]!);
+    const apart = tf.tidy(() => globalNorm(grads, { layout: 'per-variable' }).dataSync()[0]!);
+    expect(Math.abs(flat - ref) / ref).toBeLessThan(1e-6);
+    expect(Math.abs(apart - ref) / ref).toBeLessThan(1e-6);
+    const count = async (layout: 'flat' | 'per-variable') =>
+      (await tf.profile(() => globalNorm(grads, { layout }))).kernels.filter((k) => !['Reshape', 'Identity'].includes(k.name)).length;
+    // concat + square + sum + sqrt, against a square and a sum per gradient + addN + sqrt.
+    expect(await count('flat')).toBe(4);
+    expect(await count('per-variable')).toBe(2 * shapes.length + 2);
+    expect(() => globalNorm(grads, { layout: 'packed' as 'flat' })).toThrow(/globalNorm: options.layout must be 'flat' or 'per-variable'/);
+    tf.dispose(grads);
+  });
+
   test('clipFactor is min(1, max / (norm + 1e-6)) as PyTorch, and 1 without a maximum', () => {
     expect(clipFactor(10, 1)).toBeCloseTo(1 / (10 + 1e-6), 15);
     expect(clipFactor(0.5, 1)).toBe(1);
@@ -28,18 +48,20 @@ describe("globalNorm on webgpu (lavapipe in CI; its AddN kernel is @mtd/backend'
     const { availableBackends, withBackend } = await import('@mtd/backend');
     if (!(await availableBackends()).includes('webgpu')) ctx.skip();
     const values = Array.from({ length: 30 }, (_, i) => [i * 0.1, -1, 0.5 + i]);
-    const norm = async () => {
+    const norm = async (layout: 'flat' | 'per-variable' = 'per-variable') => {
       const grads = values.map((v) => tf.tensor1d(v));
-      const n = globalNorm(grads);
+      const n = globalNorm(grads, { layout });
       const out = (await n.data())[0]!;
       tf.dispose([...grads, n]);
       return out;
     };
     const cpu = await norm();
-    const gpu = await withBackend('webgpu', norm);
+    const gpu = await withBackend('webgpu', () => norm());
+    const gpuFlat = await withBackend('webgpu', () => norm('flat'));
     await tf.setBackend('cpu');
     const ref = Math.sqrt(values.flat().reduce((a, b) => a + b * b, 0));
     expect(cpu).toBeCloseTo(ref, 3);
     expect(Math.abs(gpu - cpu) / cpu).toBeLessThan(1e-6);
+    expect(Math.abs(gpuFlat - cpu) / cpu).toBeLessThan(1e-6);
   });
 });

@@ -311,7 +311,7 @@ export class Trainer {
         const g = result.grads[variable.name];
         if (g !== undefined) named[name] = g;
       }
-      const stats = tf.tidy(() => tf.stack([result.value, ...kept.slice(0, -1), globalNorm(Object.values(named))]));
+      const stats = tf.tidy(() => tf.stack([result.value, ...kept.slice(0, -1), globalNorm(Object.values(named), { layout: this.adam.layout })]));
       const values = await stats.data();
       stats.dispose();
       const loss = values[0]!;

@@ -41,7 +41,7 @@ const CASES: Case[] = [
 ];
 
 /** The cases WebGPU runs: each new shape compiles new shaders, which is slow on lavapipe. */
-const GPU_CASES = CASES.filter((_, i) => i === 1 || i === 4);
+const GPU_CASES = CASES.filter((_, i) => i === 0 || i === 1 || i === 4);
 
 function tfPad(pad: RefPad): 'same' | 'valid' | tf.backend_util.ExplicitPadding {
   return typeof pad === 'string' ? pad : [[0, 0], pad[0], pad[1], [0, 0]];
@@ -76,6 +76,9 @@ const TOL = { rtol: 1e-4, atol: 1e-4 };
 const FILTER_IMPLS: Array<[string, (a: Conv2DBackpropFilterArgs) => tf.Tensor4D]> = [
   ['viaConv', conv2dBackpropFilterViaConv],
   ['viaMatMul', conv2dBackpropFilterViaMatMul],
+  // Split-K with a bound that is not a divisor of most row counts (3*7*5 = 105 rows -> 3 slabs).
+  ['viaMatMul split<=4', (a) => conv2dBackpropFilterViaMatMul(a, { splits: 4 })],
+  ['viaMatMul split<=64', (a) => conv2dBackpropFilterViaMatMul(a, { splits: 64 })],
 ];
 
 let backends: BackendName[] = [];
@@ -94,14 +97,16 @@ describe('conv2dBackpropFilterViaConv / ViaMatMul / conv2dBackpropInputViaConv',
           const w = tf.tensor4d(d.w, d.wShape);
           return [
             conv2dBackpropInputViaConv({ dy, filter: w, inputShape: c.x, strides: c.strides, pad: tfPad(c.pad) }),
+            conv2dBackpropInputViaConv({ dy, filter: w, inputShape: c.x, strides: c.strides, pad: tfPad(c.pad) }, { convPads: true }),
             ...FILTER_IMPLS.map(([, f]) => f({ x, dy, filterShape: d.wShape, strides: c.strides, pad: tfPad(c.pad) })),
           ];
         });
-        const [dx, ...dWs] = await Promise.all(got.map((t) => t.data()));
+        const [dx, dxConvPads, ...dWs] = await Promise.all(got.map((t) => t.data()));
         tf.dispose(got);
         const refW = conv2dBackpropFilterRef(f64(d.x), c.x, f64(d.dy), d.wShape, c.strides[0], c.strides[1], c.pad);
         const refX = conv2dBackpropInputRef(f64(d.dy), c.x, f64(d.w), d.wShape, c.strides[0], c.strides[1], c.pad);
         expectClose(dx!, refX, { ...TOL, label: `dx ${c.label}` });
+        expectClose(dxConvPads!, refX, { ...TOL, label: `dx convPads ${c.label}` });
         dWs.forEach((dW, k) => expectClose(dW, refW, { ...TOL, label: `dW ${FILTER_IMPLS[k]![0]} ${c.label}` }));
       }
     });
@@ -164,7 +169,15 @@ describe('conv2dBackpropFilterViaConv / ViaMatMul / conv2dBackpropInputViaConv',
           });
           const refW = conv2dBackpropFilterRef(f64(d.x), c.x, f64(d.dy), d.wShape, g.sh, g.sw, pad);
           dWs.forEach((dW, k) => expectClose(dW, refW, { ...TOL, label: `dW ${FILTER_IMPLS[k]![0]} ${c.label}` }));
-          expectClose(dx!, conv2dBackpropInputRef(f64(d.dy), c.x, f64(d.w), d.wShape, g.sh, g.sw, pad), { ...TOL, label: `dx ${c.label}` });
+          const refX = conv2dBackpropInputRef(f64(d.dy), c.x, f64(d.w), d.wShape, g.sh, g.sw, pad);
+          expectClose(dx!, refX, { ...TOL, label: `dx ${c.label}` });
+          const dxConvPads = tf.tidy(() =>
+            conv2dBackpropInputViaConv(
+              { dy: tf.tensor4d(d.dy, d.dyShape), filter: tf.tensor4d(d.w, d.wShape), inputShape: c.x, strides: c.strides, pad: tfPad(pad) },
+              { convPads: true },
+            ).dataSync(),
+          );
+          expectClose(dxConvPads, refX, { ...TOL, label: `dx convPads ${c.label}` });
         }),
         { numRuns: 100, seed: 3 },
       );
@@ -187,6 +200,42 @@ describe('conv2dBackpropFilterViaConv / ViaMatMul / conv2dBackpropInputViaConv',
   });
 });
 
+describe('conv2dBackpropFilterViaMatMul split-K', () => {
+  // 4 x 16 x 16 rows = 1024, a 27 x 4 gradient (one 32x32 tile): 'auto' cuts the rows in 4 slabs.
+  const c: Case = { label: 'auto split, 3x3 same, C 3->4', x: [4, 16, 16, 3], k: [3, 3], outC: 4, strides: [1, 1], pad: 'same' };
+
+  it("'auto' splits a long reduction and still matches the float64 reference (every backend)", async () => {
+    for (const name of backends) {
+      await withBackend(name, async () => {
+        const d = makeData(c, 11);
+        const x = tf.tensor4d(d.x, c.x);
+        const dy = tf.tensor4d(d.dy, d.dyShape);
+        const args = { x, dy, filterShape: d.wShape, strides: c.strides, pad: tfPad(c.pad) };
+        const info = await tf.profile(() => conv2dBackpropFilterViaMatMul(args));
+        const batched = info.kernels.find((k) => k.name === 'BatchMatMul');
+        // The matMul ran as 4 slabs of 256 rows: [4, 256, 27] x [4, 256, 4].
+        expect(batched?.inputShapes[0], `${name}: the split matMul's first input`).toEqual([4, 256, 27]);
+        const dW = conv2dBackpropFilterViaMatMul(args);
+        expectClose(await dW.data(), conv2dBackpropFilterRef(f64(d.x), c.x, f64(d.dy), d.wShape, 1, 1, 'same'), { ...TOL, label: `${name} dW auto split` });
+        tf.dispose([x, dy, dW, info.result as tf.Tensor]);
+      });
+    }
+  });
+
+  it('rejects a bad splits option by name', async () => {
+    await withBackend('cpu', async () => {
+      const x = tf.zeros([1, 4, 4, 1]) as tf.Tensor4D;
+      const dy = tf.zeros([1, 4, 4, 1]) as tf.Tensor4D;
+      for (const splits of [0, 1.5, -2]) {
+        expect(() => conv2dBackpropFilterViaMatMul({ x, dy, filterShape: [3, 3, 1, 1], strides: 1, pad: 'same' }, { splits })).toThrow(
+          /options\.splits must be 'auto' or an integer >= 1/,
+        );
+      }
+      tf.dispose([x, dy]);
+    });
+  });
+});
+
 describe('the ops-based forms on every backend (they must not rely on cpu-only ops)', () => {
   for (const name of ['wasm', 'webgpu'] as const) {
     it(`match the float64 references on ${name}`, async (ctx) => {
@@ -200,6 +249,9 @@ describe('the ops-based forms on every backend (they must not rely on cpu-only o
           const dx = conv2dBackpropInputViaConv({ dy, filter: w, inputShape: c.x, strides: c.strides, pad: tfPad(c.pad) });
           const refX = conv2dBackpropInputRef(f64(d.dy), c.x, f64(d.w), d.wShape, c.strides[0], c.strides[1], c.pad);
           expectClose(await dx.data(), refX, { ...TOL, label: `${name} dx ${c.label}` });
+          const dxConvPads = conv2dBackpropInputViaConv({ dy, filter: w, inputShape: c.x, strides: c.strides, pad: tfPad(c.pad) }, { convPads: true });
+          expectClose(await dxConvPads.data(), refX, { ...TOL, label: `${name} dx convPads ${c.label}` });
+          dxConvPads.dispose();
           const refW = conv2dBackpropFilterRef(f64(d.x), c.x, f64(d.dy), d.wShape, c.strides[0], c.strides[1], c.pad);
           for (const [label, f] of FILTER_IMPLS) {
             const dW = f({ x, dy, filterShape: d.wShape, strides: c.strides, pad: tfPad(c.pad) });

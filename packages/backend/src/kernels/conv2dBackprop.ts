@@ -96,7 +96,7 @@ function padOrCrop(t: tf.Tensor4D, top: number, bottom: number, left: number, ri
  * faster (wasm's strided slices are scalar loops and its transposed matMul skips XNNPACK). It
  * costs `kh*kw` input copies.
  */
-export function conv2dBackpropFilterViaMatMul(args: Conv2DBackpropFilterArgs): tf.Tensor4D {
+export function conv2dBackpropFilterViaMatMul(args: Conv2DBackpropFilterArgs, options: FilterMatMulOptions = {}): tf.Tensor4D {
   const dataFormat = args.dataFormat ?? 'NHWC';
   return tf.tidy(() => {
     const x = toNhwc(args.x, dataFormat);
@@ -118,10 +118,51 @@ export function conv2dBackpropFilterViaMatMul(args: Conv2DBackpropFilterArgs): t
         );
       }
     }
-    const patches = (columns.length === 1 ? columns[0]! : tf.concat(columns, 3)).reshape([n * oh * ow, kh * kw * inC]) as tf.Tensor2D;
-    const dW = tf.matMul(patches, dy.reshape([n * oh * ow, outC]), true, false);
-    return dW.reshape([kh, kw, inC, outC]);
+    const rows = n * oh * ow;
+    const cols = kh * kw * inC;
+    const patches = columns.length === 1 ? columns[0]! : tf.concat(columns, 3);
+    const splits = splitCount(rows, cols, outC, options.splits ?? 'auto');
+    if (splits === 1) {
+      const dW = tf.matMul(patches.reshape([rows, cols]), dy.reshape([rows, outC]), true, false);
+      return dW.reshape([kh, kw, inC, outC]);
+    }
+    // Split-K: the rows (the reduction axis) in `splits` slabs, one batched matMul, then a sum.
+    const part = rows / splits;
+    const partial = tf.matMul(patches.reshape([splits, part, cols]), dy.reshape([splits, part, outC]), true, false);
+    return tf.sum(partial, 0).reshape([kh, kw, inC, outC]);
   });
+}
+
+/** Options of `conv2dBackpropFilterViaMatMul`. */
+export interface FilterMatMulOptions {
+  /**
+   * Split the matMul's reduction axis (`N*Ho*Wo` rows) into this many slabs, multiplied as one
+   * batch and summed (split-K). The gradient `[kh*kw*Ci, Co]` is small and its reduction long,
+   * so an unsplit matMul runs on a few dozen workgroups (36 for a 3x3 64->64 conv) while the rest of
+   * the GPU idles. A number is an upper bound (the largest divisor of the row count not above it
+   * is used); `'auto'` (default) aims at ~512 output tiles of 32x32 with at least 256 rows a slab.
+   */
+  splits?: number | 'auto';
+}
+
+/** Output tiles the split aims at: a few per multiprocessor of a large GPU (132 on an H100). */
+const TARGET_TILES = 512;
+/** The fewest rows a slab keeps, so the extra sum stays small beside the matMul. */
+const MIN_ROWS_PER_SPLIT = 256;
+
+function splitCount(rows: number, cols: number, outC: number, splits: number | 'auto'): number {
+  let bound: number;
+  if (splits === 'auto') {
+    const tiles = Math.ceil(cols / 32) * Math.ceil(outC / 32);
+    bound = Math.min(Math.ceil(TARGET_TILES / tiles), Math.floor(rows / MIN_ROWS_PER_SPLIT));
+  } else {
+    if (!Number.isInteger(splits) || splits < 1) {
+      throw new RangeError(`conv2dBackpropFilterViaMatMul: options.splits must be 'auto' or an integer >= 1, got ${String(splits)}`);
+    }
+    bound = splits;
+  }
+  for (let s = Math.min(bound, rows); s > 1; s--) if (rows % s === 0) return s;
+  return 1;
 }
 
 /**
@@ -148,14 +189,27 @@ export function conv2dBackpropFilterViaConv(args: Conv2DBackpropFilterArgs): tf.
   });
 }
 
+/** Options of `conv2dBackpropInputViaConv`. */
+export interface InputConvOptions {
+  /**
+   * Let the conv pad `dy` (explicit padding) instead of a separate pad kernel, where no side
+   * needs cropping. Off by default: the results are the same sums, but wasm's committed training
+   * runs were made with the separate pad and are kept bit for bit; webgpu's registration turns it on.
+   */
+  convPads?: boolean;
+}
+
 /**
  * `dx[n, h, w, ci] = sum_{i, j, co} dy[n, oh, ow, co] * W[i, j, ci, co]` over `h = oh*sh + i - top`,
  * `w = ow*sw + j - left`: the stride-1 "full" convolution of the zero-dilated `dy` with the
  * spatially flipped, in/out-swapped filter. Padding: `top' = kh - 1 - top`, and the far side is
  * whatever makes the output exactly `H` (cropped when negative).
  */
-export function conv2dBackpropInputViaConv(args: Conv2DBackpropInputArgs): tf.Tensor4D {
+export function conv2dBackpropInputViaConv(args: Conv2DBackpropInputArgs, options: InputConvOptions = {}): tf.Tensor4D {
   const dataFormat = args.dataFormat ?? 'NHWC';
+  if (options.convPads !== undefined && typeof options.convPads !== 'boolean') {
+    throw new TypeError(`conv2dBackpropInputViaConv: options.convPads must be a boolean, got ${String(options.convPads)}`);
+  }
   const result = tf.tidy(() => {
     const dy = toNhwc(args.dy, dataFormat);
     const inputShape = shapeToNhwc(args.inputShape, dataFormat);
@@ -178,9 +232,12 @@ export function conv2dBackpropInputViaConv(args: Conv2DBackpropInputArgs): tf.Te
     const left = kw - 1 - fwd.left;
     const bottom = h + kh - 1 - oh * sh - top;
     const right = w + kw - 1 - ow * sw - left;
-    const padded = padOrCrop(dilated, top, bottom, left, right);
     const flipped = tf.transpose(tf.reverse(args.filter, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D;
-    return tf.conv2d(padded, flipped, 1, 'valid');
+    // Padding the conv does itself saves a copy of dy (and a kernel); cropping needs the copy.
+    if (options.convPads === true && Math.min(top, bottom, left, right) >= 0) {
+      return tf.conv2d(dilated, flipped, 1, [[0, 0], [top, bottom], [left, right], [0, 0]]);
+    }
+    return tf.conv2d(padOrCrop(dilated, top, bottom, left, right), flipped, 1, 'valid');
   });
   if (dataFormat === 'NCHW') {
     const nchw = tf.transpose(result, [0, 3, 1, 2]);

@@ -23,7 +23,8 @@ import { addNDelegating } from './addN.js';
  * | cpu | ResizeNearestNeighborGrad | built-in wrong for batch > 1 and for halfPixelCenters |
  * | cpu | Conv2DBackpropFilter | built-in runs at 0.01 GFLOP/s; the conv form 35-65x faster |
  * | webgpu | AddN | built-in fails WebGPU validation past 7 inputs (8 storage buffers per stage) |
- * | webgpu | Conv2DBackpropFilter | built-in is 80% of a U-Net step's GPU time (159 ms for one 32x32x64 layer on an H200; im2col + matMul about 7 ms: issue 7's profile) |
+ * | webgpu | Conv2DBackpropFilter | built-in is 80% of a U-Net step's GPU time (159 ms for one 32x32x64 layer on an H200; im2col + matMul about 7 ms: issue 7's profile); split-K fills the GPU |
+ * | webgpu | Conv2DBackpropInput | built-in took 2.5x the forward conv's GPU time in a refUNet step (H100, BENCHMARKS.md); as a forward conv it runs at the conv's speed |
  *
  * wasm and cpu use `conv2dBackpropFilterViaConv`; the im2col form (`conv2dBackpropFilterViaMatMul`)
  * measured 2-30x slower on both (bench/convGrads.ts). webgpu uses the im2col form: its matMul is
@@ -61,18 +62,26 @@ function filterGradient(impl: (args: Conv2DBackpropFilterArgs) => tf.Tensor4D): 
 const conv2dBackpropFilter = filterGradient(conv2dBackpropFilterViaConv);
 const conv2dBackpropFilterMatMul = filterGradient(conv2dBackpropFilterViaMatMul);
 
-const conv2dBackpropInput: tf.KernelFunc = (args) => {
-  const a = args.attrs as unknown as Omit<Conv2DBackpropInputArgs, 'dy' | 'filter'>;
-  return conv2dBackpropInputViaConv({
-    dy: tensor(args, 'dy') as tf.Tensor4D,
-    filter: tensor(args, 'filter') as tf.Tensor4D,
-    inputShape: a.inputShape,
-    strides: a.strides,
-    pad: a.pad,
-    dataFormat: a.dataFormat,
-    dimRoundingMode: a.dimRoundingMode,
-  });
-};
+/** A Conv2DBackpropInput kernel as a forward conv; `convPads`: the conv pads dy itself. */
+function inputGradient(convPads: boolean): tf.KernelFunc {
+  return (args) => {
+    const a = args.attrs as unknown as Omit<Conv2DBackpropInputArgs, 'dy' | 'filter'>;
+    const input: Conv2DBackpropInputArgs = {
+      dy: tensor(args, 'dy') as tf.Tensor4D,
+      filter: tensor(args, 'filter') as tf.Tensor4D,
+      inputShape: a.inputShape,
+      strides: a.strides,
+      pad: a.pad,
+      dataFormat: a.dataFormat,
+      dimRoundingMode: a.dimRoundingMode,
+    };
+    return conv2dBackpropInputViaConv(input, { convPads });
+  };
+}
+
+/** wasm: with a separate pad (the committed wasm runs' sums, bit for bit); webgpu: conv-padded. */
+const conv2dBackpropInput = inputGradient(false);
+const conv2dBackpropInputPadded = inputGradient(true);
 
 const unsortedSegmentSum: tf.KernelFunc = (args) => {
   const { numSegments } = args.attrs as unknown as { numSegments: number };
@@ -150,6 +159,7 @@ const REPLACEMENTS: Record<string, readonly Replacement[]> = {
   webgpu: [
     { kernelName: tf.ResizeNearestNeighborGrad, make: resizeNearestGradDelegating, delegates: true },
     { kernelName: tf.Conv2DBackpropFilter, make: () => conv2dBackpropFilterMatMul },
+    { kernelName: tf.Conv2DBackpropInput, make: () => conv2dBackpropInputPadded },
     { kernelName: tf.AddN, make: addNDelegating, delegates: true },
   ],
   cpu: [
