@@ -4,9 +4,10 @@
 #   pnpm build && bash scripts/gpu-pack-bench.sh
 # then on the device, from the repository root:  bash scripts/gpu-bench.sh  (carry .gpu)
 # Prints, in order: the card, the PyTorch twin, the conv-gradient forms per refUNet layer, the
-# Trainer step on webgpu at B = 64 and 256 with a per-kernel GPU-time profile, a CPU profile of the
-# B = 64 step, and refUNet's plain training step and forward (sampling) throughput. The baseline
-# (tfjs's own kernels): add `train ... --baseline`. Logs go to $OUT when set.
+# Trainer step on webgpu at B = 64 (with a per-kernel GPU-time profile, against tfjs's own kernels,
+# and with other submit sizes and Dawn's validation off) and at B = 256, a CPU profile of the
+# B = 64 step, and refUNet's plain training step and forward (sampling) throughput. About 4 min.
+# Logs go to $OUT when set (at most 8 files come back: the CPU profile is the one that matters).
 set -u
 LOG=${OUT:-/tmp/gpu-bench}; mkdir -p "$LOG"
 quiet() { grep -v -e '^Warning: maxDynamic' -e 'artificially reduced'; }
@@ -19,10 +20,16 @@ part() { # part NAME SECONDS COMMAND...: one measurement, never longer than SECO
 }
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,memory.used --format=csv 2>&1 | tee "$LOG/card.log"
 part torch 80 python3 .gpu/torch_unet.py
-part convs-64 60 bash .gpu/run.sh convs webgpu 64 20
-part convs-256 80 bash .gpu/run.sh convs webgpu 256 5
-part train-64 90 bash .gpu/run.sh train --backends webgpu --configs ref-unet --batch 64 --steps 10 --profile --kernels
-part train-256 120 bash .gpu/run.sh train --backends webgpu --configs ref-unet --batch 256 --steps 5 --profile
+part convs-256 60 bash .gpu/run.sh convs webgpu 256 5
+T="bash .gpu/run.sh train --backends webgpu --configs ref-unet"
+part train-64 60 $T --batch 64 --steps 10 --profile --kernels
+part train-64-baseline 60 $T --batch 64 --steps 3 --baseline
+# Per-submit and validation costs: tfjs submits every 15 dispatches by default.
+part train-64-submit64 60 $T --batch 64 --steps 10 --tf-flag WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE=64
+part train-64-submit256 60 $T --batch 64 --steps 10 --tf-flag WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE=256
+part train-64-novalidation 60 $T --batch 64 --steps 10 --dawn-toggles skip_validation,disable_robustness
+part train-256 90 $T --batch 256 --steps 5 --profile
+part train-256-submit64-novalidation 90 $T --batch 256 --steps 5 --tf-flag WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE=64 --dawn-toggles skip_validation,disable_robustness
 # Where the CPU time of a step goes (the step is dispatch-bound at B = 64): a V8 profile to $OUT.
-MTD_CPU_PROFILE=$LOG/train-64.cpuprofile part train-64-cpuprof 60 bash .gpu/run.sh train --backends webgpu --configs ref-unet --batch 64 --steps 5
+MTD_CPU_PROFILE=$LOG/train-64.cpuprofile part train-64-cpuprof 60 $T --batch 64 --steps 5
 part unet 100 bash .gpu/run.sh unet --backend webgpu --batches 64,256 --steps 3

@@ -137,6 +137,53 @@ function summarise(adapter: GpuAdapterLike): AdapterSummary {
   return { description, software: fallback || SOFTWARE_ADAPTER.test(parts.join(' ')) };
 }
 
+/** The parts of tfjs's WebGPUBackend that `withQueuedUploads` touches. */
+interface UploadingBackend {
+  tensorMap: { get(dataId: object): { resource: unknown; values: ArrayLike<number> | null; dtype: tf.DataType; shape: number[] } };
+  bufferManager: { acquireBuffer(size: number, usage: number): unknown };
+  queue: { writeBuffer(buffer: unknown, offset: number, data: ArrayBufferView): void };
+  uploadToGPU(dataId: object): void;
+}
+
+/**
+ * tfjs's WebGPU backend with one method replaced: a tensor made from JS values (every
+ * `tf.scalar`, every number passed to an op, every batch) goes to the GPU by `queue.writeBuffer`
+ * into a pooled buffer. tfjs creates a mapped staging buffer for each such upload, copies it in the
+ * command stream and destroys it after the submit: a refUNet training step made 173 of them
+ * (BENCHMARKS.md), and buffer creation was the third-largest CPU cost of a step on an H100.
+ * `writeBuffer` is ordered before any later submit, like the uniforms tfjs already writes this way.
+ */
+function withQueuedUploads(Base: unknown): new (device: unknown, info: unknown) => tf.KernelBackend {
+  const Parent = Base as new (device: unknown, info: unknown) => UploadingBackend;
+  class QueuedUploadBackend extends Parent {
+    override uploadToGPU(dataId: object): void {
+      const data = this.tensorMap.get(dataId);
+      if (data.resource != null || data.values == null || (data.dtype !== 'float32' && data.dtype !== 'int32' && data.dtype !== 'bool')) {
+        super.uploadToGPU(dataId);
+        return;
+      }
+      const given = data.values;
+      const values =
+        data.dtype === 'float32'
+          ? given instanceof Float32Array ? given : Float32Array.from(given)
+          : given instanceof Int32Array ? given : Int32Array.from(given);
+      if (values.byteLength === 0) {
+        super.uploadToGPU(dataId);
+        return;
+      }
+      const usage = GPU_BUFFER_USAGE.STORAGE | GPU_BUFFER_USAGE.COPY_SRC | GPU_BUFFER_USAGE.COPY_DST;
+      const buffer = this.bufferManager.acquireBuffer(values.byteLength, usage);
+      this.queue.writeBuffer(buffer, 0, values);
+      data.values = null;
+      data.resource = buffer;
+    }
+  }
+  return QueuedUploadBackend as unknown as new (device: unknown, info: unknown) => tf.KernelBackend;
+}
+
+/** WebGPU's buffer usage bits (the spec's values; Node has no GPUBufferUsage global until Dawn loads). */
+const GPU_BUFFER_USAGE = { COPY_SRC: 0x0004, COPY_DST: 0x0008, STORAGE: 0x0080 } as const;
+
 /**
  * Mirrors tfjs-backend-webgpu's own factory (same features and limits), keeping the device.
  * Errors are stashed because `tf.setBackend` swallows them into a console warning.
@@ -165,9 +212,7 @@ async function webgpuFactory(): Promise<tf.KernelBackend> {
       },
     });
     if (state !== null) state.device = device;
-    // The constructor's parameter types are the DOM's GPUDevice/GPUAdapterInfo; ours are subsets.
-    const Backend = WebGPUBackend as unknown as new (device: unknown, info: unknown) => tf.KernelBackend;
-    return new Backend(device, adapter.info);
+    return new (withQueuedUploads(WebGPUBackend))(device, adapter.info);
   } catch (err) {
     lastFactoryError = err;
     throw err;
