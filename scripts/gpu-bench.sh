@@ -7,9 +7,11 @@
 # Trainer step on webgpu at B = 64 (with a per-kernel GPU-time profile, against tfjs's own kernels,
 # and with other submit sizes and Dawn's validation off) and at B = 256, a CPU profile of the
 # B = 64 step, and refUNet's plain training step and forward (sampling) throughput. About 4 min.
-# Logs go to $OUT when set (at most 8 files come back: the CPU profile is the one that matters).
+# Per-part logs go to /tmp/gpu-bench.
 set -u
-LOG=${OUT:-/tmp/gpu-bench}; mkdir -p "$LOG"
+# One log of everything, and the CPU profile, to $OUT (few files come back from a device call).
+LOG=/tmp/gpu-bench; mkdir -p "$LOG"
+if [ -n "${OUT:-}" ]; then exec > >(tee "$OUT/gpu-bench.log") 2>&1; fi
 quiet() { grep -v -e '^Warning: maxDynamic' -e 'artificially reduced'; }
 part() { # part NAME SECONDS COMMAND...: one measurement, never longer than SECONDS
   local name=$1 limit=$2; shift 2
@@ -31,5 +33,5 @@ part train-64-novalidation 60 $T --batch 64 --steps 10 --dawn-toggles skip_valid
 part train-256 90 $T --batch 256 --steps 5 --profile
 part train-256-submit64-novalidation 90 $T --batch 256 --steps 5 --tf-flag WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE=64 --dawn-toggles skip_validation,disable_robustness
 # Where the CPU time of a step goes (the step is dispatch-bound at B = 64): a V8 profile to $OUT.
-MTD_CPU_PROFILE=$LOG/train-64.cpuprofile part train-64-cpuprof 60 $T --batch 64 --steps 5
+MTD_CPU_PROFILE=${OUT:-$LOG}/train-64.cpuprofile part train-64-cpuprof 60 $T --batch 64 --steps 5
 part unet 100 bash .gpu/run.sh unet --backend webgpu --batches 64,256 --steps 3
