@@ -4,8 +4,8 @@
 #   pnpm build && bash scripts/gpu-pack-bench.sh
 # then on the device, from the repository root:  bash scripts/gpu-bench.sh  (carry .gpu)
 # Prints, in order: the card, the PyTorch twin, the conv-gradient forms per refUNet layer, the
-# Trainer step on webgpu at B = 64 (with a per-kernel GPU-time profile, against tfjs's own kernels,
-# and with other submit sizes and Dawn's validation off) and at B = 256, a CPU profile of the
+# Trainer step on webgpu at B = 64 and 256 (with a per-kernel GPU-time profile, with the other
+# filter-gradient layout, against tfjs's own kernels, with tfjs's submit size), a CPU profile of the
 # B = 64 step, and refUNet's plain training step and forward (sampling) throughput. About 4 min.
 # Per-part logs go to /tmp/gpu-bench.
 set -u
@@ -25,13 +25,12 @@ part torch 80 python3 .gpu/torch_unet.py
 part convs-256 60 bash .gpu/run.sh convs webgpu 256 5
 T="bash .gpu/run.sh train --backends webgpu --configs ref-unet"
 part train-64 60 $T --batch 64 --steps 10 --profile --kernels
+part train-64-columns 60 $T --batch 64 --steps 10 --filter-grad columns
 part train-64-baseline 60 $T --batch 64 --steps 3 --baseline
-# Per-submit and validation costs: tfjs submits every 15 dispatches by default.
-part train-64-submit64 60 $T --batch 64 --steps 10 --tf-flag WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE=64
-part train-64-submit256 60 $T --batch 64 --steps 10 --tf-flag WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE=256
-part train-64-novalidation 60 $T --batch 64 --steps 10 --dawn-toggles skip_validation,disable_robustness
+part train-64-submit15 60 $T --batch 64 --steps 10 --tf-flag WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE=15
 part train-256 90 $T --batch 256 --steps 5 --profile
-part train-256-submit64-novalidation 90 $T --batch 256 --steps 5 --tf-flag WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE=64 --dawn-toggles skip_validation,disable_robustness
+part train-256-columns 90 $T --batch 256 --steps 5 --filter-grad columns --profile
+part train-256-baseline 90 $T --batch 256 --steps 2 --baseline
 # Where the CPU time of a step goes (the step is dispatch-bound at B = 64): a V8 profile to $OUT.
 MTD_CPU_PROFILE=${OUT:-$LOG}/train-64.cpuprofile part train-64-cpuprof 60 $T --batch 64 --steps 5
 part unet 100 bash .gpu/run.sh unet --backend webgpu --batches 64,256 --steps 3

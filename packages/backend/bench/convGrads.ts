@@ -63,6 +63,7 @@ for (const s of SHAPES) {
     ['dW viaConv', () => conv2dBackpropFilterViaConv({ x, dy, filterShape, strides: s.stride, pad: 'same' })],
     ['dW im2col', () => conv2dBackpropFilterViaMatMul({ x, dy, filterShape, strides: s.stride, pad: 'same' }, { splits: 1 })],
     ['dW im2col split-K', () => conv2dBackpropFilterViaMatMul({ x, dy, filterShape, strides: s.stride, pad: 'same' })],
+    ['dW im2col columns split-K', () => conv2dBackpropFilterViaMatMul({ x, dy, filterShape, strides: s.stride, pad: 'same' }, { patches: 'columns' })],
     ['dx built-in', () => tf.engine().runKernel(tf.Conv2DBackpropInput, { dy, filter: w }, { ...attrs, inputShape: x.shape }) as tf.Tensor],
     ['dx viaConv', () => conv2dBackpropInputViaConv({ dy, filter: w, inputShape: x.shape, strides: s.stride, pad: 'same' })],
     ['dx viaConv padded', () => conv2dBackpropInputViaConv({ dy, filter: w, inputShape: x.shape, strides: s.stride, pad: 'same' }, { convPads: true })],

@@ -1,7 +1,7 @@
 // Training throughput of the example configs:
 //   node bench/train-bench.mjs [--backends cpu,wasm] [--steps 20] [--configs mixture,tiny-unet] [--batch N]
 //                              [--kernels] [--profile] [--baseline] [--layout flat|per-variable]
-//                              [--tf-flag NAME=VALUE]... [--dawn-toggles a,b]
+//                              [--tf-flag NAME=VALUE]... [--dawn-toggles a,b] [--filter-grad rows|columns]
 // Builds each config's experiment, runs a warm-up step, then times `--steps` Trainer steps (one
 // loss read-back per step, as in real training). Timing lives here, never in a test.
 //   --kernels   a table of the kernels one step runs (count per kernel).
@@ -11,6 +11,8 @@
 //               layout: what the project's WebGPU changes are measured against.
 //   --tf-flag   a tfjs environment flag, e.g. WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE=64 (repeatable).
 //   --dawn-toggles  Dawn device toggles, e.g. skip_validation,disable_robustness.
+//   --filter-grad   webgpu's Conv2DBackpropFilter as conv2dBackpropFilterViaMatMul with these
+//               patches (loads @mtd/backend's source: run it bundled, as on the GPU machine).
 // Each row also gives the process's CPU time per step beside the wall time: a step whose CPU time
 // is close to its wall time is bound by per-kernel dispatch, not by the GPU.
 import { readFile } from 'node:fs/promises';
@@ -31,6 +33,7 @@ const { values } = parseArgs({
     batch: { type: 'string' },
     'tf-flag': { type: 'string', multiple: true, default: [] },
     'dawn-toggles': { type: 'string' },
+    'filter-grad': { type: 'string' },
   },
 });
 const toggles = [...(values.profile ? ['allow_unsafe_apis'] : []), ...(values['dawn-toggles']?.split(',').filter(Boolean) ?? [])];
@@ -129,6 +132,16 @@ for (const backendName of values.backends.split(',')) {
     ...(toggles.length > 0 ? { webgpu: { dawnFlags: [`enable-dawn-features=${toggles.join(',')}`] } } : {}),
   });
   setFlags();
+  if (values['filter-grad'] && backendName === 'webgpu') {
+    const { conv2dBackpropFilterViaMatMul } = await import('../../backend/src/kernels/conv2dBackprop.ts');
+    const patches = values['filter-grad'];
+    tf.unregisterKernel(tf.Conv2DBackpropFilter, 'webgpu');
+    tf.registerKernel({
+      kernelName: tf.Conv2DBackpropFilter,
+      backendName: 'webgpu',
+      kernelFunc: ({ inputs, attrs }) => conv2dBackpropFilterViaMatMul({ x: inputs.x, dy: inputs.dy, ...attrs }, { patches }),
+    });
+  }
   if (values.profile) tagKernelDepth();
   for (const name of values.configs.split(',')) {
     const raw = await configs[name]();
@@ -165,7 +178,7 @@ for (const backendName of values.backends.split(',')) {
     // no data, so they are counted apart.
     const info = await tf.profile(() => trainer.trainStep());
     const computing = info.kernels.filter((k) => k.name !== 'Reshape' && (k.depth ?? 0) === 0);
-    const tag = [values.baseline ? ' [baseline]' : '', ...values['tf-flag'].map((f) => ` [${f}]`), values['dawn-toggles'] ? ` [${values['dawn-toggles']}]` : ''].join('');
+    const tag = [values.baseline ? ' [baseline]' : '', values['filter-grad'] ? ` [dW ${values['filter-grad']}]` : '', ...values['tf-flag'].map((f) => ` [${f}]`), values['dawn-toggles'] ? ` [${values['dawn-toggles']}]` : ''].join('');
     console.log(`${backendName.padEnd(6)} ${(name + tag).padEnd(14)} ${String(exp.model.parameterCount()).padStart(9)} params  batch ${String(B).padStart(3)}  ${(steps / s).toFixed(2).padStart(7)} steps/s  ${((steps * B) / s).toFixed(1).padStart(8)} img/s  ${((1000 * s) / steps).toFixed(1)} ms/step wall, ${cpuMs.toFixed(1)} ms CPU  ${String(computing.length).padStart(5)} kernels/step (+${info.kernels.length - computing.length} reshapes/nested)  first step ${firstStep.toFixed(1)} s  (${tf.memory().numTensors} tensors)`);
     if (values.kernels) {
       const byName = new Map();
