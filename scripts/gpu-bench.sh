@@ -7,7 +7,7 @@
 # Trainer step on webgpu at B = 64 and 256 (with a per-kernel GPU-time profile, with the other
 # filter-gradient layout, against tfjs's own kernels, with tfjs's submit size), a CPU profile of the
 # B = 64 step, and refUNet's plain training step and forward (sampling) throughput. About 4 min.
-# Per-part logs go to /tmp/gpu-bench.
+# Per-part logs go to /tmp/gpu-bench. PARTS="torch train-256 ..." runs only the parts named.
 set -u
 # One log of everything, and the CPU profile, to $OUT (few files come back from a device call).
 LOG=/tmp/gpu-bench; mkdir -p "$LOG"
@@ -15,6 +15,7 @@ if [ -n "${OUT:-}" ]; then exec > >(tee "$OUT/gpu-bench.log") 2>&1; fi
 quiet() { grep -v -e '^Warning: maxDynamic' -e 'artificially reduced'; }
 part() { # part NAME SECONDS COMMAND...: one measurement, never longer than SECONDS
   local name=$1 limit=$2; shift 2
+  if [ -n "${PARTS:-}" ] && [[ " $PARTS " != *" $name "* ]]; then return; fi
   echo "== $name"
   local t0=$SECONDS
   timeout "$limit" "$@" 2>&1 | quiet | tee "$LOG/$name.log"
@@ -24,13 +25,15 @@ nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,memory.used --fo
 part torch 80 python3 .gpu/torch_unet.py
 part convs-256 60 bash .gpu/run.sh convs webgpu 256 5
 T="bash .gpu/run.sh train --backends webgpu --configs ref-unet"
-part train-64 60 $T --batch 64 --steps 10 --profile --kernels
-part train-64-columns 60 $T --batch 64 --steps 10 --filter-grad columns
-part train-64-baseline 60 $T --batch 64 --steps 3 --baseline
+part train-64 60 $T --batch 64 --steps 10
+part train-64-baseline 60 $T --batch 64 --steps 5 --baseline
 part train-64-submit15 60 $T --batch 64 --steps 10 --tf-flag WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE=15
-part train-256 90 $T --batch 256 --steps 5 --profile
-part train-256-columns 90 $T --batch 256 --steps 5 --filter-grad columns --profile
-part train-256-baseline 90 $T --batch 256 --steps 2 --baseline
+part train-256 60 $T --batch 256 --steps 5
+part train-256-baseline 90 $T --batch 256 --steps 3 --baseline
+part train-256-submit15 60 $T --batch 256 --steps 5 --tf-flag WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE=15
+# GPU time per kernel (timestamps: one compute pass per kernel, so a little more than in a plain step).
+part profile-64 60 $T --batch 64 --steps 2 --profile --kernels
+part profile-256 90 $T --batch 256 --steps 2 --profile
 # Where the CPU time of a step goes (the step is dispatch-bound at B = 64): a V8 profile to $OUT.
 MTD_CPU_PROFILE=${OUT:-$LOG}/train-64.cpuprofile part train-64-cpuprof 60 $T --batch 64 --steps 5
 part unet 100 bash .gpu/run.sh unet --backend webgpu --batches 64,256 --steps 3

@@ -7,8 +7,10 @@
 //   --kernels   a table of the kernels one step runs (count per kernel).
 //   --profile   GPU time per kernel from WebGPU timestamps (Dawn's allow_unsafe_apis), top-level
 //               kernels only, so a kernel made of other kernels is not counted twice.
-//   --baseline  tfjs's own kernels (no `@mtd/backend` replacements) and the per-variable Adam/EMA
-//               layout: what the project's WebGPU changes are measured against.
+//   --baseline  tfjs's own conv-gradient kernels and the per-variable Adam/EMA layout: what the
+//               project's WebGPU kernel and layout changes are measured against. The correctness
+//               replacements stay (without the AddN fix WebGPU drops whole command buffers that
+//               fail validation, and a step looks faster than it is).
 //   --tf-flag   a tfjs environment flag, e.g. WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE=64 (repeatable).
 //   --dawn-toggles  Dawn device toggles, e.g. skip_validation,disable_robustness.
 //   --filter-grad   webgpu's Conv2DBackpropFilter as conv2dBackpropFilterViaMatMul with these
@@ -18,7 +20,7 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
-import { releaseBackend, selectBackend } from '@mtd/backend';
+import { registerTrainingKernels, releaseBackend, selectBackend } from '@mtd/backend';
 import { buildExperiment, Trainer, validateConfig } from '@mtd/train';
 
 const { values } = parseArgs({
@@ -132,6 +134,15 @@ for (const backendName of values.backends.split(',')) {
     ...(toggles.length > 0 ? { webgpu: { dawnFlags: [`enable-dawn-features=${toggles.join(',')}`] } } : {}),
   });
   setFlags();
+  if (values.baseline) {
+    // tfjs's conv gradients back (they were registered before ours), every other replacement on.
+    const builtins = [tf.Conv2DBackpropFilter, tf.Conv2DBackpropInput].map((name) => tf.getKernel(name, backendName)).filter(Boolean);
+    registerTrainingKernels(backendName);
+    for (const k of builtins) {
+      tf.unregisterKernel(k.kernelName, backendName);
+      tf.registerKernel(k);
+    }
+  }
   if (values['filter-grad'] && backendName === 'webgpu') {
     const { conv2dBackpropFilterViaMatMul } = await import('../../backend/src/kernels/conv2dBackprop.ts');
     const patches = values['filter-grad'];
