@@ -8,7 +8,7 @@ export {
   type BackendSelection,
   type SelectBackendOptions,
 } from './selectBackend.js';
-export { WEBGPU_SUBMIT_BATCH_SIZE, type WebgpuOptions } from './webgpu.js';
+export type { WebgpuOptions } from './webgpu.js';
 export { registerTrainingKernels, trainingKernelNames } from './kernels/register.js';
 export { availableBackends, withBackend, countSyncDownloads, TEST_BACKENDS } from './harness.js';
 export { measureMatmulGflops, type MatmulGflopsOptions } from './measureMatmulGflops.js';

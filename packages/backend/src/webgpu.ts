@@ -26,18 +26,17 @@ export interface WebgpuOptions {
   allowSoftwareAdapter?: boolean;
   /**
    * Dispatches tfjs records before it submits them to the GPU (tfjs's flag
-   * `WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE`, whose own default is 15). Default 256: each submit cost
-   * about 0.6 ms of CPU time on an H100, and a refUNet step at batch 64, which is bound by CPU
-   * time, ran 14% faster with 256 than with 15 (BENCHMARKS.md). Set each time WebGPU is selected.
+   * `WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE`). Unset: tfjs's own default, 15. Measured on an H100
+   * (BENCHMARKS.md): a refUNet step at batch 64, bound by CPU time, ran 10-17% faster with 256; at
+   * batch 256, bound by the GPU, 8-21% slower (the GPU waits for the first submit). Set each time
+   * WebGPU is selected.
    */
   submitBatchSize?: number;
 }
 
-/** The default of `WebgpuOptions.submitBatchSize`. */
-export const WEBGPU_SUBMIT_BATCH_SIZE = 256;
-
 function applySubmitBatchSize(options: WebgpuOptions): void {
-  const size = options.submitBatchSize ?? WEBGPU_SUBMIT_BATCH_SIZE;
+  const size = options.submitBatchSize;
+  if (size === undefined) return;
   if (!Number.isInteger(size) || size < 1) {
     throw new RangeError(`selectBackend: options.webgpu.submitBatchSize must be an integer >= 1, got ${String(size)}`);
   }

@@ -301,6 +301,11 @@ describe('tf.grad through conv2d with the registered kernels', () => {
       const names = info.kernels.map((k) => k.name);
       expect(names).toContain('BatchMatMul');
       expect(names).toContain('StridedSlice');
+      // The input gradient: stride 1 as a forward conv of the flipped filter; strided, the built-in.
+      const dxKernels = async (stride: number) =>
+        (await tf.profile(() => tf.tidy(() => tf.grad((xx: tf.Tensor) => tf.sum(tf.conv2d(xx as tf.Tensor4D, w, stride, 'same')))(x)))).kernels.map((k) => k.name);
+      expect(await dxKernels(1)).toContain('Reverse');
+      expect(await dxKernels(2)).not.toContain('Reverse');
       tf.dispose([x, w]);
     });
   });

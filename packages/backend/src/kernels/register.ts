@@ -24,7 +24,7 @@ import { addNDelegating } from './addN.js';
  * | cpu | Conv2DBackpropFilter | built-in runs at 0.01 GFLOP/s; the conv form 35-65x faster |
  * | webgpu | AddN | built-in fails WebGPU validation past 7 inputs (8 storage buffers per stage) |
  * | webgpu | Conv2DBackpropFilter | built-in is 80% of a U-Net step's GPU time (159 ms for one 32x32x64 layer on an H200; im2col + matMul about 7 ms: issue 7's profile); split-K fills the GPU |
- * | webgpu | Conv2DBackpropInput | built-in took 2.5x the forward conv's GPU time in a refUNet step (H100, BENCHMARKS.md); as a forward conv it runs at the conv's speed |
+ * | webgpu | Conv2DBackpropInput | built-in took 2.5x the forward conv's GPU time in a refUNet step (H100, BENCHMARKS.md); stride 1 as a forward conv runs at the conv's speed |
  *
  * wasm and cpu use `conv2dBackpropFilterViaConv`; the im2col form (`conv2dBackpropFilterViaMatMul`)
  * measured 2-30x slower on both (bench/convGrads.ts). webgpu uses the im2col form: its matMul is
@@ -79,9 +79,23 @@ function inputGradient(convPads: boolean): tf.KernelFunc {
   };
 }
 
-/** wasm: with a separate pad (the committed wasm runs' sums, bit for bit); webgpu: conv-padded. */
+/** wasm: with a separate pad (the committed wasm runs' sums, bit for bit). */
 const conv2dBackpropInput = inputGradient(false);
-const conv2dBackpropInputPadded = inputGradient(true);
+
+/**
+ * webgpu: stride 1 as a conv-padded forward conv (2.3x faster than the built-in on refUNet's
+ * 32x32x64 layer at batch 256 on an H100); strided, the built-in (1.5 ms against 1.8: the zero
+ * insertion costs more than it saves).
+ */
+function inputGradientWebgpu(builtin: tf.KernelConfig | undefined): tf.KernelFunc {
+  const viaConv = inputGradient(true);
+  return (args) => {
+    const { strides } = args.attrs as unknown as { strides: number | [number, number] };
+    const [sh, sw] = typeof strides === 'number' ? [strides, strides] : strides;
+    if ((sh > 1 || sw > 1) && builtin !== undefined) return builtin.kernelFunc(args);
+    return viaConv(args);
+  };
+}
 
 const unsortedSegmentSum: tf.KernelFunc = (args) => {
   const { numSegments } = args.attrs as unknown as { numSegments: number };
@@ -159,7 +173,7 @@ const REPLACEMENTS: Record<string, readonly Replacement[]> = {
   webgpu: [
     { kernelName: tf.ResizeNearestNeighborGrad, make: resizeNearestGradDelegating, delegates: true },
     { kernelName: tf.Conv2DBackpropFilter, make: () => conv2dBackpropFilterMatMul },
-    { kernelName: tf.Conv2DBackpropInput, make: () => conv2dBackpropInputPadded },
+    { kernelName: tf.Conv2DBackpropInput, make: inputGradientWebgpu, delegates: true },
     { kernelName: tf.AddN, make: addNDelegating, delegates: true },
   ],
   cpu: [
