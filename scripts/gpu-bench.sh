@@ -4,8 +4,8 @@
 #   pnpm build && bash scripts/gpu-pack-bench.sh
 # then on the device, from the repository root:  bash scripts/gpu-bench.sh  (carry .gpu)
 # Prints, in order: the card, the PyTorch twin, the conv-gradient forms per refUNet layer, the
-# Trainer step on webgpu at B = 64 and 256 (with a per-kernel GPU-time profile, with the other
-# filter-gradient layout, against tfjs's own kernels, with tfjs's submit size), a CPU profile of the
+# Trainer step on webgpu at B = 64 and 256 (against tfjs's own kernels, with a larger submit size,
+# with the WGSL filter gradient; then a per-kernel GPU-time profile), a CPU profile of the
 # B = 64 step, and refUNet's plain training step and forward (sampling) throughput. About 4 min.
 # Per-part logs go to /tmp/gpu-bench. PARTS="torch train-256 ..." runs only the parts named.
 set -u
@@ -27,10 +27,13 @@ part convs-256 60 bash .gpu/run.sh convs webgpu 256 5
 T="bash .gpu/run.sh train --backends webgpu --configs ref-unet"
 part train-64 60 $T --batch 64 --steps 10
 part train-64-baseline 60 $T --batch 64 --steps 5 --baseline
-part train-64-submit15 60 $T --batch 64 --steps 10 --tf-flag WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE=15
+part train-64-submit256 60 $T --batch 64 --steps 10 --tf-flag WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE=256
 part train-256 60 $T --batch 256 --steps 5
 part train-256-baseline 90 $T --batch 256 --steps 3 --baseline
-part train-256-submit15 60 $T --batch 256 --steps 5 --tf-flag WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE=15
+part train-256-submit256 60 $T --batch 256 --steps 5 --tf-flag WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE=256
+# The WGSL implicit-GEMM filter gradient (selectBackend's webgpu.filterGradient: 'wgsl').
+part train-64-wgsl 60 $T --batch 64 --steps 10 --filter-grad wgsl
+part train-256-wgsl 60 $T --batch 256 --steps 5 --filter-grad wgsl
 # GPU time per kernel (timestamps: one compute pass per kernel, so a little more than in a plain step).
 part profile-64 60 $T --batch 64 --steps 2 --profile --kernels
 part profile-256 90 $T --batch 256 --steps 2 --profile

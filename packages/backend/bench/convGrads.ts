@@ -11,6 +11,7 @@ import {
   conv2dBackpropFilterViaMatMul,
   conv2dBackpropInputViaConv,
 } from '../src/kernels/conv2dBackprop.js';
+import { conv2dBackpropFilterWgsl } from '../src/kernels/conv2dFilterGradWgsl.js';
 import { unregisterTrainingKernels } from '../src/kernels/register.js';
 import { releaseBackend, selectBackend, type BackendName } from '../src/selectBackend.js';
 
@@ -64,6 +65,7 @@ for (const s of SHAPES) {
     ['dW im2col', () => conv2dBackpropFilterViaMatMul({ x, dy, filterShape, strides: s.stride, pad: 'same' }, { splits: 1 })],
     ['dW im2col split-K', () => conv2dBackpropFilterViaMatMul({ x, dy, filterShape, strides: s.stride, pad: 'same' })],
     ['dW im2col columns split-K', () => conv2dBackpropFilterViaMatMul({ x, dy, filterShape, strides: s.stride, pad: 'same' }, { patches: 'columns' })],
+    ...(backend === 'webgpu' ? ([['dW wgsl', () => conv2dBackpropFilterWgsl({ x, dy, filterShape, strides: s.stride, pad: 'same' })]] as Array<[string, () => tf.Tensor]>) : []),
     ['dx built-in', () => tf.engine().runKernel(tf.Conv2DBackpropInput, { dy, filter: w }, { ...attrs, inputShape: x.shape }) as tf.Tensor],
     ['dx viaConv', () => conv2dBackpropInputViaConv({ dy, filter: w, inputShape: x.shape, strides: s.stride, pad: 'same' })],
     ['dx viaConv padded', () => conv2dBackpropInputViaConv({ dy, filter: w, inputShape: x.shape, strides: s.stride, pad: 'same' }, { convPads: true })],

@@ -9,6 +9,7 @@ export {
   type SelectBackendOptions,
 } from './selectBackend.js';
 export type { WebgpuOptions } from './webgpu.js';
+export type { WebgpuFilterGradient } from './kernels/register.js';
 export { registerTrainingKernels, trainingKernelNames } from './kernels/register.js';
 export { availableBackends, withBackend, countSyncDownloads, TEST_BACKENDS } from './harness.js';
 export { measureMatmulGflops, type MatmulGflopsOptions } from './measureMatmulGflops.js';

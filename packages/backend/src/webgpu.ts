@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { setWebgpuFilterGradient, type WebgpuFilterGradient } from './kernels/register.js';
 
 /**
  * WebGPU under Node through Dawn (the npm package `webgpu`, which ships `dawn.node`).
@@ -32,6 +33,18 @@ export interface WebgpuOptions {
    * WebGPU is selected.
    */
   submitBatchSize?: number;
+  /**
+   * How the registered `Conv2DBackpropFilter` computes: `'im2col'` (default; patches copied out,
+   * then a split-K matMul: measured on an H100, BENCHMARKS.md) or `'wgsl'` (one implicit-GEMM
+   * WGSL program that never stores the patches: tested, not yet timed on a GPU).
+   */
+  filterGradient?: WebgpuFilterGradient;
+}
+
+/** The options that apply each time WebGPU is selected. */
+function applyWebgpuSettings(options: WebgpuOptions): void {
+  setWebgpuFilterGradient(options.filterGradient ?? 'im2col');
+  applySubmitBatchSize(options);
 }
 
 function applySubmitBatchSize(options: WebgpuOptions): void {
@@ -245,7 +258,7 @@ export async function initWebgpu(options: WebgpuOptions & { requireHardware: boo
     // Already initialised (by us, or by the caller's own setup): reuse it as it is.
     const summary = liveAdapter ?? { description: 'a webgpu backend initialised elsewhere', software: false };
     rejectSoftware(summary, options);
-    applySubmitBatchSize(options);
+    applyWebgpuSettings(options);
     if (!(await tf.setBackend('webgpu'))) throw new Error("tf.setBackend('webgpu') returned false");
     return summary;
   }
@@ -274,8 +287,8 @@ export async function initWebgpu(options: WebgpuOptions & { requireHardware: boo
   // and if it did register its own factory that factory is replaced by ours (same settings).
   await import('@tensorflow/tfjs-backend-webgpu');
   try {
-    // The flag exists once the package is loaded.
-    applySubmitBatchSize(options);
+    // The submit-size flag exists once the package is loaded.
+    applyWebgpuSettings(options);
   } catch (err) {
     uninstallDawn();
     throw err;

@@ -1,7 +1,7 @@
 // Training throughput of the example configs:
 //   node bench/train-bench.mjs [--backends cpu,wasm] [--steps 20] [--configs mixture,tiny-unet] [--batch N]
 //                              [--kernels] [--profile] [--baseline] [--layout flat|per-variable]
-//                              [--tf-flag NAME=VALUE]... [--dawn-toggles a,b] [--filter-grad rows|columns]
+//                              [--tf-flag NAME=VALUE]... [--dawn-toggles a,b] [--filter-grad rows|columns|wgsl]
 // Builds each config's experiment, runs a warm-up step, then times `--steps` Trainer steps (one
 // loss read-back per step, as in real training). Timing lives here, never in a test.
 //   --kernels   a table of the kernels one step runs (count per kernel).
@@ -13,8 +13,9 @@
 //               fail validation, and a step looks faster than it is).
 //   --tf-flag   a tfjs environment flag, e.g. WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE=64 (repeatable).
 //   --dawn-toggles  Dawn device toggles, e.g. skip_validation,disable_robustness.
-//   --filter-grad   webgpu's Conv2DBackpropFilter as conv2dBackpropFilterViaMatMul with these
-//               patches (loads @mtd/backend's source: run it bundled, as on the GPU machine).
+//   --filter-grad   webgpu's Conv2DBackpropFilter: wgsl (selectBackend's filterGradient option), or
+//               conv2dBackpropFilterViaMatMul with rows/columns patches (loads @mtd/backend's
+//               source: run it bundled, as on the GPU machine).
 // Each row also gives the process's CPU time per step beside the wall time: a step whose CPU time
 // is close to its wall time is bound by per-kernel dispatch, not by the GPU.
 import { readFile } from 'node:fs/promises';
@@ -131,7 +132,10 @@ const steps = Number(values.steps);
 for (const backendName of values.backends.split(',')) {
   await selectBackend(backendName, {
     registerKernels: !values.baseline,
-    ...(toggles.length > 0 ? { webgpu: { dawnFlags: [`enable-dawn-features=${toggles.join(',')}`] } } : {}),
+    webgpu: {
+      ...(toggles.length > 0 ? { dawnFlags: [`enable-dawn-features=${toggles.join(',')}`] } : {}),
+      ...(values['filter-grad'] === 'wgsl' ? { filterGradient: 'wgsl' } : {}),
+    },
   });
   setFlags();
   if (values.baseline) {
@@ -143,7 +147,7 @@ for (const backendName of values.backends.split(',')) {
       tf.registerKernel(k);
     }
   }
-  if (values['filter-grad'] && backendName === 'webgpu') {
+  if (values['filter-grad'] && values['filter-grad'] !== 'wgsl' && backendName === 'webgpu') {
     const { conv2dBackpropFilterViaMatMul } = await import('../../backend/src/kernels/conv2dBackprop.ts');
     const patches = values['filter-grad'];
     tf.unregisterKernel(tf.Conv2DBackpropFilter, 'webgpu');

@@ -9,6 +9,7 @@ import {
 import { resizeNearestGradArrays, resizeNearestGradViaMatMul, type ResizeNearestAttrs } from './resizeNearestNeighborGrad.js';
 import { unsortedSegmentSumViaMatMul } from './unsortedSegmentSum.js';
 import { addNDelegating } from './addN.js';
+import { conv2dBackpropFilterWgsl } from './conv2dFilterGradWgsl.js';
 
 /**
  * Which kernels each backend gets, and why (the measurements are in PLATFORM.md):
@@ -60,7 +61,22 @@ function filterGradient(impl: (args: Conv2DBackpropFilterArgs) => tf.Tensor4D): 
 
 /** wasm and cpu: as a convolution; webgpu: by im2col + matMul (see the table above). */
 const conv2dBackpropFilter = filterGradient(conv2dBackpropFilterViaConv);
-const conv2dBackpropFilterMatMul = filterGradient(conv2dBackpropFilterViaMatMul);
+
+/** How webgpu computes the filter gradient: see `WebgpuOptions.filterGradient`. */
+export type WebgpuFilterGradient = 'im2col' | 'wgsl';
+let webgpuFilterGradient: WebgpuFilterGradient = 'im2col';
+
+/** Chooses webgpu's filter-gradient form from now on (read at every call of the kernel). */
+export function setWebgpuFilterGradient(form: WebgpuFilterGradient): void {
+  if (form !== 'im2col' && form !== 'wgsl') {
+    throw new RangeError(`selectBackend: options.webgpu.filterGradient must be 'im2col' or 'wgsl', got ${String(form)}`);
+  }
+  webgpuFilterGradient = form;
+}
+
+const conv2dBackpropFilterWebgpu = filterGradient((args) =>
+  webgpuFilterGradient === 'wgsl' ? conv2dBackpropFilterWgsl(args) : conv2dBackpropFilterViaMatMul(args),
+);
 
 /** A Conv2DBackpropInput kernel as a forward conv; `convPads`: the conv pads dy itself. */
 function inputGradient(convPads: boolean): tf.KernelFunc {
@@ -172,7 +188,7 @@ const REPLACEMENTS: Record<string, readonly Replacement[]> = {
   ],
   webgpu: [
     { kernelName: tf.ResizeNearestNeighborGrad, make: resizeNearestGradDelegating, delegates: true },
-    { kernelName: tf.Conv2DBackpropFilter, make: () => conv2dBackpropFilterMatMul },
+    { kernelName: tf.Conv2DBackpropFilter, make: () => conv2dBackpropFilterWebgpu },
     { kernelName: tf.Conv2DBackpropInput, make: inputGradientWebgpu, delegates: true },
     { kernelName: tf.AddN, make: addNDelegating, delegates: true },
   ],
