@@ -169,4 +169,14 @@ describe('the same small conv net on every backend', () => {
       if (name === 'webgpu') expect(got.syncDownloads).toBe(0);
     });
   }
+
+  it("webgpu with the WGSL kernels (filterGradient and reductions 'wgsl'): the same, within 1e-4", async (ctx) => {
+    if (!backends.includes('webgpu')) ctx.skip();
+    const got = await withBackend('webgpu', () => run(data), { webgpu: { filterGradient: 'wgsl', reductions: 'wgsl' } });
+    expect(relative(got.out, reference.out)).toBeLessThan(1e-4);
+    for (const [i, g] of got.grads.entries()) {
+      expect(relative(g, reference.grads[i]!), `gradient of ${SPECS[i]!.name}`).toBeLessThan(1e-4);
+    }
+    expect(got.syncDownloads).toBe(0);
+  });
 });

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { setLeadingSumWgsl } from './kernels/leadingSumWgsl.js';
 import { setWebgpuFilterGradient, type WebgpuFilterGradient } from './kernels/register.js';
 
 /**
@@ -39,11 +40,22 @@ export interface WebgpuOptions {
    * WGSL program that never stores the patches: tested, not yet timed on a GPU).
    */
   filterGradient?: WebgpuFilterGradient;
+  /**
+   * `'wgsl'`: sums over leading axes (bias gradients, GroupNorm's dgamma/dbeta, the gradient norm)
+   * by WGSL programs that skip tfjs's transpose and split long reductions across workgroups.
+   * Tested, not yet timed on a GPU. Default `'tfjs'`.
+   */
+  reductions?: 'tfjs' | 'wgsl';
 }
 
 /** The options that apply each time WebGPU is selected. */
 function applyWebgpuSettings(options: WebgpuOptions): void {
   setWebgpuFilterGradient(options.filterGradient ?? 'im2col');
+  const reductions = options.reductions ?? 'tfjs';
+  if (reductions !== 'tfjs' && reductions !== 'wgsl') {
+    throw new RangeError(`selectBackend: options.webgpu.reductions must be 'tfjs' or 'wgsl', got ${String(reductions)}`);
+  }
+  setLeadingSumWgsl(reductions === 'wgsl');
   applySubmitBatchSize(options);
 }
 

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Conv2DBackpropFilterArgs } from './conv2dBackprop.js';
+import { sumSplits, type WebgpuBackendLike } from './splitSum.js';
 
 /**
  * The conv2d filter gradient as one WGSL program for tfjs's WebGPU backend: an implicit GEMM.
@@ -21,11 +22,6 @@ const TARGET_TILES = 512;
 /** The fewest reduction rows a split keeps. */
 const MIN_ROWS_PER_SPLIT = 256;
 
-/** Just what this file needs of tfjs's WebGPUBackend (its types are not exported). */
-interface WebgpuBackendLike {
-  runWebGPUProgram(program: object, inputs: tf.TensorInfo[], outputDtype: tf.DataType, uniforms?: Array<{ type: string; data: number[] }>): tf.TensorInfo;
-  disposeData(dataId: object): void;
-}
 
 /** The reduction tiles of 32 rows; `partial[s, r, co]` for split `s`. */
 class FilterGradProgram {
@@ -118,38 +114,6 @@ class FilterGradProgram {
   }
 }
 
-/** `out[i] = sum_s partial[s, i]`: the split-K partial tiles added up. */
-class SplitSumProgram {
-  variableNames = ['partial'];
-  outputShape: number[];
-  shaderKey = 'mtdSplitSum';
-  dispatchLayout: { x: number[] };
-  dispatch: [number, number, number];
-  workgroupSize: [number, number, number] = [64, 1, 1];
-  size = true;
-  uniforms = 'splits : i32,';
-
-  constructor(length: number) {
-    this.outputShape = [length];
-    this.dispatchLayout = { x: [0] };
-    this.dispatch = [Math.ceil(length / 64), 1, 1];
-  }
-
-  getUserCode(): string {
-    return `
-      fn main(index : i32) {
-        if (index < uniforms.size) {
-          var total = 0.0;
-          for (var s = 0; s < uniforms.splits; s = s + 1) {
-            total = total + partial[s * uniforms.size + index];
-          }
-          setOutputAtIndex(index, total);
-        }
-      }
-    `;
-  }
-}
-
 /** How many slabs the reduction over `rows` is cut into (see TARGET_TILES). */
 export function wgslSplitCount(rows: number, cols: number, outC: number): number {
   const tiles = Math.ceil(cols / TILE) * Math.ceil(outC / TILE);
@@ -186,12 +150,7 @@ export function conv2dBackpropFilterWgsl(args: Conv2DBackpropFilterArgs): tf.Ten
     const values = [rows, rowsPerSplit, rowsPerSplit / TILE, outW, outH * outW, info.strideHeight, info.strideWidth, info.padInfo.top, info.padInfo.left, kw, inC, outC, cols, inH, inW];
     const uniforms = values.map((v) => ({ type: 'int32', data: [v] }));
     const partial = backend.runWebGPUProgram(new FilterGradProgram(used, cols, outC), [x, dy], 'float32', uniforms);
-    let summed = partial;
-    if (used > 1) {
-      summed = backend.runWebGPUProgram(new SplitSumProgram(cols * outC), [partial], 'float32', [{ type: 'int32', data: [used] }]);
-      backend.disposeData(partial.dataId);
-    }
-    const out = tf.engine().makeTensorFromTensorInfo(summed);
+    const out = tf.engine().makeTensorFromTensorInfo(sumSplits(backend, partial, used, cols * outC));
     return tf.reshape(out, [kh, kw, inC, outC]) as tf.Tensor4D;
   });
 }

@@ -10,6 +10,7 @@ import { resizeNearestGradArrays, resizeNearestGradViaMatMul, type ResizeNearest
 import { unsortedSegmentSumViaMatMul } from './unsortedSegmentSum.js';
 import { addNDelegating } from './addN.js';
 import { conv2dBackpropFilterWgsl } from './conv2dFilterGradWgsl.js';
+import { leadingSumDelegating } from './leadingSumWgsl.js';
 
 /**
  * Which kernels each backend gets, and why (the measurements are in PLATFORM.md):
@@ -25,6 +26,7 @@ import { conv2dBackpropFilterWgsl } from './conv2dFilterGradWgsl.js';
  * | cpu | Conv2DBackpropFilter | built-in runs at 0.01 GFLOP/s; the conv form 35-65x faster |
  * | webgpu | AddN | built-in fails WebGPU validation past 7 inputs (8 storage buffers per stage) |
  * | webgpu | Conv2DBackpropFilter | built-in is 80% of a U-Net step's GPU time (159 ms for one 32x32x64 layer on an H200; im2col + matMul about 7 ms: issue 7's profile); split-K fills the GPU |
+ * | webgpu | Sum | only with `webgpu.reductions: 'wgsl'`: leading-axes sums without tfjs's transpose and with more than one workgroup per output (not yet timed on a GPU) |
  * | webgpu | Conv2DBackpropInput | built-in took 2.5x the forward conv's GPU time in a refUNet step (H100, BENCHMARKS.md); stride 1 as a forward conv runs at the conv's speed |
  *
  * wasm and cpu use `conv2dBackpropFilterViaConv`; the im2col form (`conv2dBackpropFilterViaMatMul`)
@@ -191,6 +193,7 @@ const REPLACEMENTS: Record<string, readonly Replacement[]> = {
     { kernelName: tf.Conv2DBackpropFilter, make: () => conv2dBackpropFilterWebgpu },
     { kernelName: tf.Conv2DBackpropInput, make: inputGradientWebgpu, delegates: true },
     { kernelName: tf.AddN, make: addNDelegating, delegates: true },
+    { kernelName: tf.Sum, make: leadingSumDelegating, delegates: true },
   ],
   cpu: [
     { kernelName: tf.ResizeNearestNeighborGrad, make: () => resizeNearestGradCpu },

@@ -1,0 +1,133 @@
+import * as tf from '@tensorflow/tfjs';
+import { sumSplits, type WebgpuBackendLike } from './splitSum.js';
+
+/**
+ * A sum over the leading axes of a tensor (`[M, C]` -> `[C]`) as WGSL programs for tfjs's WebGPU
+ * backend. Bias gradients (`sum(dy, [0, 1, 2])` of an NHWC activation), GroupNorm's dgamma/dbeta
+ * and the global gradient norm are all of this kind. tfjs transposes the input so the reduced axes
+ * come last (a full copy) and then gives each output one workgroup: 64 workgroups summing 262,144
+ * values each for a [256,32,32,64] activation; a whole-tensor sum runs on a single workgroup.
+ * Here: no copy; each workgroup sums a slab of rows for up to 64 columns, reading rows
+ * contiguously, and the slabs' partial sums are added by a second program (split-K).
+ */
+
+/** Workgroup size; `cb` columns x (256 / cb) row lanes. */
+const THREADS = 256;
+/** Workgroups the split aims at. */
+const TARGET_WORKGROUPS = 1024;
+/** The fewest rows a slab keeps. */
+const MIN_ROWS_PER_SPLIT = 256;
+
+class LeadingSumProgram {
+  variableNames = ['x'];
+  outputShape: number[];
+  shaderKey: string;
+  dispatchLayout = { x: [1], y: [0] };
+  dispatch: [number, number, number];
+  workgroupSize: [number, number, number] = [THREADS, 1, 1];
+  uniforms = 'rows : i32, cols : i32, rowsPerSplit : i32, stepsPerLane : i32,';
+  private readonly cb: number;
+
+  constructor(splits: number, cols: number) {
+    // Columns per workgroup: a power of two up to 64, so a narrow tensor still fills the threads.
+    this.cb = Math.min(64, 2 ** Math.ceil(Math.log2(Math.max(1, cols))));
+    this.outputShape = [splits, cols];
+    this.dispatch = [Math.ceil(cols / this.cb), splits, 1];
+    this.shaderKey = `mtdLeadingSum_${this.cb}`;
+  }
+
+  getUserCode(): string {
+    const cb = this.cb;
+    const lanes = THREADS / cb;
+    return `
+      var<workgroup> lanesum : array<f32, ${THREADS}>;
+
+      fn main() {
+        let t = i32(localId.x);
+        let lane = t / ${cb};
+        let col = i32(workgroupId.x) * ${cb} + t % ${cb};
+        let split = i32(workgroupId.y);
+        let start = split * uniforms.rowsPerSplit;
+        let end = min(start + uniforms.rowsPerSplit, uniforms.rows);
+        var total = 0.0;
+        // The trip count comes from a uniform: workgroupBarrier below needs uniform control flow.
+        for (var k = 0; k < uniforms.stepsPerLane; k = k + 1) {
+          let row = start + lane + k * ${lanes};
+          if (row < end && col < uniforms.cols) {
+            total = total + x[row * uniforms.cols + col];
+          }
+        }
+        lanesum[t] = total;
+        workgroupBarrier();
+        for (var stride = ${lanes / 2}; stride > 0; stride = stride / 2) {
+          if (lane < stride) {
+            lanesum[t] = lanesum[t] + lanesum[t + stride * ${cb}];
+          }
+          workgroupBarrier();
+        }
+        if (lane == 0 && col < uniforms.cols) {
+          result[split * uniforms.cols + col] = lanesum[t];
+        }
+      }
+    `;
+  }
+}
+
+/** How many slabs of rows: about TARGET_WORKGROUPS workgroups in all, 256 rows a slab at least. */
+export function leadingSumSplits(rows: number, cols: number): number {
+  const cb = Math.min(64, 2 ** Math.ceil(Math.log2(Math.max(1, cols))));
+  const columnBlocks = Math.ceil(cols / cb);
+  return Math.max(1, Math.min(Math.ceil(TARGET_WORKGROUPS / columnBlocks), Math.floor(rows / MIN_ROWS_PER_SPLIT)));
+}
+
+/**
+ * The sum of float32 `x` over its first `leading` axes, by the programs above, on tfjs's WebGPU
+ * backend (`backend`). Returns a tensor info shaped like the remaining axes (`[]` when all are
+ * summed); the caller owns it.
+ */
+export function leadingSumWgsl(backend: WebgpuBackendLike, x: tf.TensorInfo, leading: number): tf.TensorInfo {
+  if (x.dtype !== 'float32') throw new TypeError(`leadingSumWgsl: x must be float32, got ${x.dtype}`);
+  if (!Number.isInteger(leading) || leading < 1 || leading > x.shape.length) {
+    throw new RangeError(`leadingSumWgsl: leading must be an integer in [1, ${x.shape.length}], got ${leading}`);
+  }
+  const rows = x.shape.slice(0, leading).reduce((a, b) => a * b, 1);
+  const rest = x.shape.slice(leading);
+  const cols = rest.reduce((a, b) => a * b, 1);
+  const splits = leadingSumSplits(rows, cols);
+  const rowsPerSplit = Math.ceil(rows / splits);
+  const used = Math.ceil(rows / rowsPerSplit);
+  const program = new LeadingSumProgram(used, cols);
+  const lanes = THREADS / Math.min(64, 2 ** Math.ceil(Math.log2(Math.max(1, cols))));
+  const uniforms = [rows, cols, rowsPerSplit, Math.ceil(rowsPerSplit / lanes)].map((v) => ({ type: 'int32', data: [v] }));
+  const partial = backend.runWebGPUProgram(program, [x], 'float32', uniforms);
+  const summed = sumSplits(backend, partial, used, cols);
+  // Same data, the remaining axes' shape.
+  return { ...summed, shape: rest };
+}
+
+/**
+ * A `Sum` kernel for webgpu: leading-axes float32 sums of at least `MIN_ROWS_PER_SPLIT` rows go to
+ * `leadingSumWgsl`, anything else to tfjs's own kernel.
+ */
+export function leadingSumDelegating(builtin: tf.KernelConfig | undefined): tf.KernelFunc {
+  return (args) => {
+    const x = args.inputs.x as tf.TensorInfo;
+    const { axis, keepDims } = args.attrs as unknown as { axis: number | number[]; keepDims: boolean };
+    const axes = tf.util.parseAxisParam(axis, x.shape).sort((a, b) => a - b);
+    const leading = axes.every((a, i) => a === i) ? axes.length : 0;
+    const rows = x.shape.slice(0, leading).reduce((a, b) => a * b, 1);
+    if (leading === 0 || x.dtype !== 'float32' || rows < MIN_ROWS_PER_SPLIT || !enabled || builtin === undefined) {
+      if (builtin === undefined) throw new Error('leadingSumDelegating: no built-in Sum kernel to delegate to');
+      return builtin.kernelFunc(args);
+    }
+    const out = leadingSumWgsl(args.backend as unknown as WebgpuBackendLike, x, leading);
+    return keepDims ? { ...out, shape: [...x.shape.slice(0, leading).map(() => 1), ...out.shape] } : out;
+  };
+}
+
+let enabled = false;
+
+/** Whether webgpu's registered `Sum` uses `leadingSumWgsl` (see `WebgpuOptions.reductions`). */
+export function setLeadingSumWgsl(on: boolean): void {
+  enabled = on;
+}
