@@ -31,11 +31,14 @@ part train-64-submit256 60 $T --batch 64 --steps 10 --tf-flag WEBGPU_DEFERRED_SU
 part train-256 60 $T --batch 256 --steps 5
 part train-256-baseline 90 $T --batch 256 --steps 3 --baseline
 part train-256-submit256 60 $T --batch 256 --steps 5 --tf-flag WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE=256
-# The WGSL kernels, not yet timed: selectBackend's webgpu.filterGradient and webgpu.reductions.
+# The WGSL kernels, not yet timed: selectBackend's webgpu.filterGradient, .reductions and .groupNorm.
 part train-64-wgsl 60 $T --batch 64 --steps 10 --filter-grad wgsl
 part train-256-wgsl 60 $T --batch 256 --steps 5 --filter-grad wgsl
 part train-256-sums 60 $T --batch 256 --steps 5 --reductions wgsl
-part train-256-both 60 $T --batch 256 --steps 5 --filter-grad wgsl --reductions wgsl --profile
+part train-64-groupnorm 60 $T --batch 64 --steps 10 --group-norm wgsl
+part train-256-groupnorm 60 $T --batch 256 --steps 5 --group-norm wgsl
+part train-64-all-wgsl 60 $T --batch 64 --steps 10 --filter-grad wgsl --reductions wgsl --group-norm wgsl
+part train-256-all-wgsl 60 $T --batch 256 --steps 5 --filter-grad wgsl --reductions wgsl --group-norm wgsl --profile
 # GPU time per kernel (timestamps: one compute pass per kernel, so a little more than in a plain step).
 part profile-64 60 $T --batch 64 --steps 2 --profile --kernels
 part profile-256 90 $T --batch 256 --steps 2 --profile

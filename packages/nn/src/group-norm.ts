@@ -22,7 +22,12 @@ export function groupNorm(x: tf.Tensor, norm: Norm, groups: number, options: Gro
   if (norm.beta?.shape.length !== 1 || norm.beta.shape[0] !== c) fail(where, 'norm.beta', `a tensor [${c}]`, norm.beta);
   const analytic = options.analyticGradient ?? tf.getBackend() === 'webgpu';
   if (typeof analytic !== 'boolean') fail(where, 'options.analyticGradient', 'a boolean', analytic);
-  if (analytic) return groupNormAnalytic(shape, groups)(x, norm.gamma, norm.beta);
+  if (analytic) {
+    const fused = options.fused ?? tf.getKernel(GROUP_NORM_KERNEL, tf.getBackend()) !== undefined;
+    if (typeof fused !== 'boolean') fail(where, 'options.fused', 'a boolean', fused);
+    if (fused) return groupNormFused(groups)(x, norm.gamma, norm.beta);
+    return groupNormAnalytic(shape, groups)(x, norm.gamma, norm.beta);
+  }
   return tf.tidy(() => {
     const grouped = tf.reshape(x, [shape[0]!, -1, groups, c / groups]);
     const { mean, variance } = tf.moments(grouped, [1, 3], true);
@@ -40,6 +45,40 @@ export interface GroupNormOptions {
    * off elsewhere (so CPU runs reproduce earlier ones exactly).
    */
   analyticGradient?: boolean;
+  /**
+   * With the closed-form gradient, run the forward and the gradient as the backend's fused
+   * GroupNorm kernels (`MtdGroupNorm`, `MtdGroupNormGrad`: a few dispatches instead of ~35).
+   * Default: when the current backend has them registered (`@mtd/backend` registers them for
+   * webgpu with `selectBackend('webgpu', { webgpu: { groupNorm: 'wgsl' } })`).
+   */
+  fused?: boolean;
+}
+
+/**
+ * The fused GroupNorm kernels' names and contract (implemented by `@mtd/backend` for webgpu):
+ * `MtdGroupNorm` takes `{ x [B, ..., C], gamma [C], beta [C] }` and `{ groups, epsilon }` and
+ * returns `[y, stats [B, G, 2]]` (each group's mean and 1/sqrt(biased variance + eps));
+ * `MtdGroupNormGrad` takes `{ dy, x, gamma, stats }` and `{ groups }` and returns
+ * `[dx, dgamma, dbeta]`.
+ */
+export const GROUP_NORM_KERNEL = 'MtdGroupNorm';
+export const GROUP_NORM_GRAD_KERNEL = 'MtdGroupNormGrad';
+
+/** GroupNorm through the backend's fused kernels, with their gradient kernel as its gradient. */
+function groupNormFused(groups: number): (x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor) => tf.Tensor {
+  const f = tf.customGrad(((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [x, gamma, beta, save] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+    const [y, stats] = tf.engine().runKernel(GROUP_NORM_KERNEL, { x, gamma, beta }, { groups, epsilon: GROUP_NORM_EPS }) as tf.Tensor[];
+    save([x, gamma, stats!]);
+    return {
+      value: y!,
+      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+        const [sx, sgamma, sstats] = saved as [tf.Tensor, tf.Tensor, tf.Tensor];
+        return tf.engine().runKernel(GROUP_NORM_GRAD_KERNEL, { dy: dy as tf.Tensor, x: sx, gamma: sgamma, stats: sstats }, { groups }) as tf.Tensor[];
+      },
+    };
+  }) as Parameters<typeof tf.customGrad>[0]);
+  return (x, gamma, beta) => f(x, gamma, beta);
 }
 
 /**

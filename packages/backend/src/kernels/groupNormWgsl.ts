@@ -1,0 +1,324 @@
+import * as tf from '@tensorflow/tfjs';
+import { leadingSumWgsl } from './leadingSumWgsl.js';
+import type { WebgpuBackendLike } from './splitSum.js';
+
+/**
+ * GroupNorm as WGSL programs for tfjs's WebGPU backend, registered as two kernels that
+ * `@mtd/nn`'s `groupNorm` uses when the current backend has them (the names below are the
+ * contract between the two packages):
+ *
+ * - `MtdGroupNorm`: inputs `{ x [B, ..., C], gamma [C], beta [C] }`, attrs `{ groups, epsilon }`;
+ *   outputs `[y, stats]`, `stats [B, G, 2]` holding each (example, group)'s mean and 1/sqrt(var + eps)
+ *   (biased variance, two passes over the data).
+ * - `MtdGroupNormGrad`: inputs `{ dy, x, gamma, stats }`, attrs `{ groups }`; outputs
+ *   `[dx, dgamma, dbeta]`: with `xh = (x - mean) r` and `g = dy gamma`,
+ *   `dx = r (g - mean(g) - xh mean(g xh))`, `dgamma = sum dy xh`, `dbeta = sum dy`.
+ *
+ * tfjs's ops take ~15 dispatches for the forward (moments: transposes, reductions, elementwise)
+ * and ~20 for the closed-form gradient; these take 2 and 6.
+ */
+export const GROUP_NORM_KERNEL = 'MtdGroupNorm';
+export const GROUP_NORM_GRAD_KERNEL = 'MtdGroupNormGrad';
+
+const THREADS = 256;
+
+/** Shapes every program needs: rows = B x positions, and the channel split. */
+interface Geometry {
+  batch: number;
+  positions: number;
+  channels: number;
+  groups: number;
+  perGroup: number;
+}
+
+function geometry(shape: readonly number[], groups: number): Geometry {
+  const channels = shape[shape.length - 1]!;
+  const positions = shape.slice(1, -1).reduce((a, b) => a * b, 1);
+  return { batch: shape[0]!, positions, channels, groups, perGroup: channels / groups };
+}
+
+function intUniforms(values: number[]): Array<{ type: string; data: number[] }> {
+  return values.map((v) => ({ type: 'int32', data: [v] }));
+}
+
+/** WGSL: thread `lane`'s elements of group (b, g), `count` = positions x perGroup of them. */
+const GROUP_ELEMENT = `
+  fn groupElement(b : i32, g : i32, e : i32) -> i32 {
+    let p = e / uniforms.perGroup;
+    return (b * uniforms.positions + p) * uniforms.channels + g * uniforms.perGroup + e % uniforms.perGroup;
+  }
+  fn workgroupSum(lane : i32, value : f32) -> f32 {
+    partial[lane] = value;
+    workgroupBarrier();
+    for (var stride = ${THREADS / 2}; stride > 0; stride = stride / 2) {
+      if (lane < stride) {
+        partial[lane] = partial[lane] + partial[lane + stride];
+      }
+      workgroupBarrier();
+    }
+    let total = partial[0];
+    workgroupBarrier();
+    return total;
+  }
+`;
+
+const GROUP_UNIFORMS = 'positions : i32, channels : i32, groups : i32, perGroup : i32, count : i32, steps : i32,';
+
+/** One workgroup per (example, group): mean, then 1/sqrt(biased variance + eps). */
+class StatsProgram {
+  variableNames = ['x'];
+  outputShape: number[];
+  shaderKey = 'mtdGroupNormStats';
+  dispatchLayout = { x: [0], y: [1] };
+  dispatch: [number, number, number];
+  workgroupSize: [number, number, number] = [THREADS, 1, 1];
+  uniforms = `${GROUP_UNIFORMS} epsilon : f32,`;
+
+  constructor(g: Geometry) {
+    this.outputShape = [g.batch * g.groups, 2];
+    this.dispatch = [g.batch * g.groups, 1, 1];
+  }
+
+  getUserCode(): string {
+    return `
+      var<workgroup> partial : array<f32, ${THREADS}>;
+      ${GROUP_ELEMENT}
+      fn main() {
+        let lane = i32(localId.x);
+        let id = i32(workgroupId.x);
+        let b = id / uniforms.groups;
+        let g = id % uniforms.groups;
+        var s = 0.0;
+        for (var k = 0; k < uniforms.steps; k = k + 1) {
+          let e = lane + k * ${THREADS};
+          if (e < uniforms.count) { s = s + x[groupElement(b, g, e)]; }
+        }
+        let mean = workgroupSum(lane, s) / f32(uniforms.count);
+        var q = 0.0;
+        for (var k = 0; k < uniforms.steps; k = k + 1) {
+          let e = lane + k * ${THREADS};
+          if (e < uniforms.count) {
+            let d = x[groupElement(b, g, e)] - mean;
+            q = q + d * d;
+          }
+        }
+        let variance = workgroupSum(lane, q) / f32(uniforms.count);
+        if (lane == 0) {
+          result[id * 2] = mean;
+          result[id * 2 + 1] = inverseSqrt(variance + uniforms.epsilon);
+        }
+      }
+    `;
+  }
+}
+
+/** y = (x - mean) r gamma + beta, elementwise. */
+class ApplyProgram {
+  variableNames = ['x', 'stats', 'gamma', 'beta'];
+  outputShape: number[];
+  shaderKey = 'mtdGroupNormApply';
+  dispatchLayout: { x: number[] };
+  dispatch: [number, number, number];
+  workgroupSize: [number, number, number] = [64, 1, 1];
+  size = true;
+  uniforms = 'positions : i32, channels : i32, groups : i32, perGroup : i32,';
+
+  constructor(shape: number[]) {
+    const n = shape.reduce((a, b) => a * b, 1);
+    this.outputShape = [n];
+    this.dispatchLayout = { x: [0] };
+    this.dispatch = [Math.ceil(n / 64), 1, 1];
+  }
+
+  getUserCode(): string {
+    return `
+      fn main(index : i32) {
+        if (index < uniforms.size) {
+          let c = index % uniforms.channels;
+          let b = index / (uniforms.positions * uniforms.channels);
+          let s = (b * uniforms.groups + c / uniforms.perGroup) * 2;
+          setOutputAtIndex(index, (x[index] - stats[s]) * stats[s + 1] * gamma[c] + beta[c]);
+        }
+      }
+    `;
+  }
+}
+
+/** Per (example, group): sum of g = dy gamma and of g xh. */
+class GradStatsProgram {
+  variableNames = ['dy', 'x', 'gamma', 'stats'];
+  outputShape: number[];
+  shaderKey = 'mtdGroupNormGradStats';
+  dispatchLayout = { x: [0], y: [1] };
+  dispatch: [number, number, number];
+  workgroupSize: [number, number, number] = [THREADS, 1, 1];
+  uniforms = GROUP_UNIFORMS;
+
+  constructor(g: Geometry) {
+    this.outputShape = [g.batch * g.groups, 2];
+    this.dispatch = [g.batch * g.groups, 1, 1];
+  }
+
+  getUserCode(): string {
+    return `
+      var<workgroup> partial : array<f32, ${THREADS}>;
+      ${GROUP_ELEMENT}
+      fn main() {
+        let lane = i32(localId.x);
+        let id = i32(workgroupId.x);
+        let b = id / uniforms.groups;
+        let g = id % uniforms.groups;
+        let mean = stats[id * 2];
+        let r = stats[id * 2 + 1];
+        var s1 = 0.0;
+        var s2 = 0.0;
+        for (var k = 0; k < uniforms.steps; k = k + 1) {
+          let e = lane + k * ${THREADS};
+          if (e < uniforms.count) {
+            let i = groupElement(b, g, e);
+            let gy = dy[i] * gamma[g * uniforms.perGroup + e % uniforms.perGroup];
+            s1 = s1 + gy;
+            s2 = s2 + gy * (x[i] - mean) * r;
+          }
+        }
+        let t1 = workgroupSum(lane, s1);
+        let t2 = workgroupSum(lane, s2);
+        if (lane == 0) {
+          result[id * 2] = t1;
+          result[id * 2 + 1] = t2;
+        }
+      }
+    `;
+  }
+}
+
+/** dx = r (g - s1 / n - xh s2 / n), elementwise. */
+class InputGradProgram {
+  variableNames = ['dy', 'x', 'gamma', 'stats', 'sums'];
+  outputShape: number[];
+  shaderKey = 'mtdGroupNormInputGrad';
+  dispatchLayout: { x: number[] };
+  dispatch: [number, number, number];
+  workgroupSize: [number, number, number] = [64, 1, 1];
+  size = true;
+  uniforms = 'positions : i32, channels : i32, groups : i32, perGroup : i32, count : i32,';
+
+  constructor(shape: number[]) {
+    const n = shape.reduce((a, b) => a * b, 1);
+    this.outputShape = [n];
+    this.dispatchLayout = { x: [0] };
+    this.dispatch = [Math.ceil(n / 64), 1, 1];
+  }
+
+  getUserCode(): string {
+    return `
+      fn main(index : i32) {
+        if (index < uniforms.size) {
+          let c = index % uniforms.channels;
+          let b = index / (uniforms.positions * uniforms.channels);
+          let s = (b * uniforms.groups + c / uniforms.perGroup) * 2;
+          let r = stats[s + 1];
+          let xh = (x[index] - stats[s]) * r;
+          let n = f32(uniforms.count);
+          setOutputAtIndex(index, r * (dy[index] * gamma[c] - sums[s] / n - xh * sums[s + 1] / n));
+        }
+      }
+    `;
+  }
+}
+
+/** dy xh, elementwise (its leading-axes sum is dgamma). */
+class ScaledGradProgram {
+  variableNames = ['dy', 'x', 'stats'];
+  outputShape: number[];
+  shaderKey = 'mtdGroupNormScaledGrad';
+  dispatchLayout: { x: number[] };
+  dispatch: [number, number, number];
+  workgroupSize: [number, number, number] = [64, 1, 1];
+  size = true;
+  uniforms = 'positions : i32, channels : i32, groups : i32, perGroup : i32,';
+
+  constructor(shape: number[]) {
+    const n = shape.reduce((a, b) => a * b, 1);
+    this.outputShape = [n];
+    this.dispatchLayout = { x: [0] };
+    this.dispatch = [Math.ceil(n / 64), 1, 1];
+  }
+
+  getUserCode(): string {
+    return `
+      fn main(index : i32) {
+        if (index < uniforms.size) {
+          let c = index % uniforms.channels;
+          let b = index / (uniforms.positions * uniforms.channels);
+          let s = (b * uniforms.groups + c / uniforms.perGroup) * 2;
+          setOutputAtIndex(index, dy[index] * (x[index] - stats[s]) * stats[s + 1]);
+        }
+      }
+    `;
+  }
+}
+
+function check(x: tf.TensorInfo, groups: number, where: string): Geometry {
+  if (x.dtype !== 'float32') throw new TypeError(`${where}: x must be float32, got ${x.dtype}`);
+  if (x.shape.length < 2) throw new RangeError(`${where}: x must be [B, ..., C], got shape [${x.shape.join(', ')}]`);
+  const c = x.shape[x.shape.length - 1]!;
+  if (!Number.isInteger(groups) || groups < 1 || c % groups !== 0) {
+    throw new RangeError(`${where}: attrs.groups must be a divisor of the ${c} channels, got ${groups}`);
+  }
+  return geometry(x.shape, groups);
+}
+
+function groupUniforms(g: Geometry): Array<{ type: string; data: number[] }> {
+  const count = g.positions * g.perGroup;
+  return intUniforms([g.positions, g.channels, g.groups, g.perGroup, count, Math.ceil(count / THREADS)]);
+}
+
+const groupNormKernel: tf.KernelFunc = (args) => {
+  const { x, gamma, beta } = args.inputs as { x: tf.TensorInfo; gamma: tf.TensorInfo; beta: tf.TensorInfo };
+  const { groups, epsilon } = args.attrs as unknown as { groups: number; epsilon: number };
+  const g = check(x, groups, GROUP_NORM_KERNEL);
+  const backend = args.backend as unknown as WebgpuBackendLike;
+  const stats = backend.runWebGPUProgram(new StatsProgram(g), [x], 'float32', [...groupUniforms(g), { type: 'float32', data: [epsilon] }]);
+  const y = backend.runWebGPUProgram(new ApplyProgram(x.shape), [x, stats, gamma, beta], 'float32', intUniforms([g.positions, g.channels, g.groups, g.perGroup]));
+  return [
+    { ...y, shape: x.shape },
+    { ...stats, shape: [g.batch, g.groups, 2] },
+  ];
+};
+
+const groupNormGradKernel: tf.KernelFunc = (args) => {
+  const { dy, x, gamma, stats } = args.inputs as { dy: tf.TensorInfo; x: tf.TensorInfo; gamma: tf.TensorInfo; stats: tf.TensorInfo };
+  const { groups } = args.attrs as unknown as { groups: number };
+  const g = check(x, groups, GROUP_NORM_GRAD_KERNEL);
+  const backend = args.backend as unknown as WebgpuBackendLike;
+  const sums = backend.runWebGPUProgram(new GradStatsProgram(g), [dy, x, gamma, stats], 'float32', groupUniforms(g));
+  const dx = backend.runWebGPUProgram(
+    new InputGradProgram(x.shape),
+    [dy, x, gamma, stats, sums],
+    'float32',
+    intUniforms([g.positions, g.channels, g.groups, g.perGroup, g.positions * g.perGroup]),
+  );
+  backend.disposeData(sums.dataId);
+  const scaled = backend.runWebGPUProgram(new ScaledGradProgram(x.shape), [dy, x, stats], 'float32', intUniforms([g.positions, g.channels, g.groups, g.perGroup]));
+  const rowsShape = [g.batch * g.positions, g.channels];
+  const dgamma = leadingSumWgsl(backend, { ...scaled, shape: rowsShape }, 1);
+  backend.disposeData(scaled.dataId);
+  const dbeta = leadingSumWgsl(backend, { ...dy, shape: rowsShape }, 1);
+  return [{ ...dx, shape: x.shape }, dgamma, dbeta];
+};
+
+/** The two kernels' configs for webgpu (registered by `setWebgpuGroupNorm`). */
+const CONFIGS: tf.KernelConfig[] = [
+  { kernelName: GROUP_NORM_KERNEL, backendName: 'webgpu', kernelFunc: groupNormKernel },
+  { kernelName: GROUP_NORM_GRAD_KERNEL, backendName: 'webgpu', kernelFunc: groupNormGradKernel },
+];
+
+/** Registers (`true`) or removes (`false`) the fused GroupNorm kernels for webgpu. */
+export function setWebgpuGroupNorm(on: boolean): void {
+  for (const config of CONFIGS) {
+    const present = tf.getKernel(config.kernelName, 'webgpu') !== undefined;
+    if (on && !present) tf.registerKernel(config);
+    if (!on && present) tf.unregisterKernel(config.kernelName, 'webgpu');
+  }
+}

@@ -1,0 +1,50 @@
+import { availableBackends, selectBackend, withBackend } from '@mtd/backend';
+import { createUNet } from '@mtd/unet';
+import * as tf from '@tensorflow/tfjs';
+import { describe, expect, it } from 'vitest';
+
+// @mtd/backend's opt-in WGSL kernels, end to end through a U-Net's gradient: the fused GroupNorm
+// (whose kernel names @mtd/nn looks up), the WGSL filter gradient and the WGSL leading-axes sums.
+describe('webgpu with the WGSL kernels: the same U-Net gradients as the default kernels', () => {
+  it('agrees to 1e-4 on every parameter, and the fused GroupNorm kernels are the ones that run', async (ctx) => {
+    if (!(await availableBackends()).includes('webgpu')) ctx.skip();
+    const config = { imageSize: 8, inChannels: 2, baseChannels: 8, channelMults: [1, 2], numResBlocks: 1, attentionResolutions: [4], groups: 4 };
+    const gradients = async (wgsl: boolean) =>
+      withBackend(
+        'webgpu',
+        async () => {
+          const unet = createUNet(config, { seed: 3 });
+          const x = tf.randomNormal([3, 8, 8, 2], 0, 1, 'float32', 4);
+          const t = tf.tensor1d([5, 300, 900]);
+          const loss = () => tf.mean(tf.square(unet.forward({ x, t }).eps)) as tf.Scalar;
+          const info = await tf.profile(() => tf.variableGrads(loss, unet.variables).grads);
+          const grads = info.result as unknown as Record<string, tf.Tensor>;
+          const values = await Promise.all(unet.variables.map((v) => grads[v.name]!.data()));
+          tf.dispose([x, t, ...Object.values(grads)]);
+          unet.dispose();
+          return { values, kernels: new Set(info.kernels.map((k) => k.name)) };
+        },
+        wgsl ? { webgpu: { groupNorm: 'wgsl', filterGradient: 'wgsl', reductions: 'wgsl' } } : {},
+      );
+    try {
+      const plain = await gradients(false);
+      const fused = await gradients(true);
+      expect(plain.kernels.has('MtdGroupNorm')).toBe(false);
+      expect(fused.kernels.has('MtdGroupNorm')).toBe(true);
+      expect(fused.kernels.has('MtdGroupNormGrad')).toBe(true);
+      for (const [i, a] of plain.values.entries()) {
+        const b = fused.values[i]!;
+        let num = 0;
+        let den = 0;
+        for (let k = 0; k < a.length; k++) {
+          num += (a[k]! - b[k]!) ** 2;
+          den += a[k]! ** 2;
+        }
+        expect(Math.sqrt(num / Math.max(den, 1e-30)), `parameter ${i}`).toBeLessThan(1e-4);
+      }
+    } finally {
+      await selectBackend('webgpu');
+      await tf.setBackend('cpu');
+    }
+  });
+});
