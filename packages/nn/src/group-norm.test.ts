@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { createRng } from '@mtd/random';
 import { expectClose, expectNoLeak } from '@mtd/testkit';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { groupNorm } from './group-norm.js';
+import { GROUP_NORM_KERNEL, groupNorm } from './group-norm.js';
 import type { Norm } from './param-store.js';
 import { groupNormRef } from './reference.testutil.js';
 
@@ -123,6 +123,22 @@ describe('groupNorm gradient', () => {
   it('names a bad option', () => {
     const n = norm(new Float32Array(2).fill(1), new Float32Array(2));
     expect(() => groupNorm(tf.zeros([1, 2]), n, 1, { analyticGradient: 'yes' as unknown as boolean })).toThrow(/groupNorm: options.analyticGradient must be a boolean/);
+    expect(() => groupNorm(tf.zeros([1, 2]), n, 1, { analyticGradient: true, fused: 1 as unknown as boolean })).toThrow(/groupNorm: options.fused must be a boolean/);
     tf.dispose([n.gamma, n.beta]);
+  });
+
+  it('uses fused kernels only where the backend registered them (their tests live in @mtd/backend and @mtd/train)', async () => {
+    const n = norm(new Float32Array(4).fill(1), new Float32Array(4));
+    const x = tf.randomNormal([2, 3, 4], 0, 1, 'float32', 5);
+    // Not registered on this backend: the closed-form path, the same values as the tfjs ops.
+    expect(tf.getKernel(GROUP_NORM_KERNEL, tf.getBackend())).toBeUndefined();
+    const info = await tf.profile(() => groupNorm(x, n, 2, { analyticGradient: true }));
+    expect(info.kernels.map((k) => k.name)).not.toContain(GROUP_NORM_KERNEL);
+    const plain = groupNorm(x, n, 2, { analyticGradient: false });
+    expectClose(await (info.result as tf.Tensor).data(), await plain.data(), { rtol: 0, atol: 0, label: 'analytic forward' });
+    plain.dispose();
+    // Asked for without a registered kernel: tfjs's own error names the kernel.
+    expect(() => groupNorm(x, n, 2, { analyticGradient: true, fused: true })).toThrow(/MtdGroupNorm/);
+    tf.dispose([x, n.gamma, n.beta, info.result as tf.Tensor]);
   });
 });
