@@ -14,7 +14,7 @@ describe('webgpu with the WGSL kernels: the same U-Net gradients as the default 
         'webgpu',
         async () => {
           const unet = createUNet(config, { seed: 3 });
-          const x = tf.randomNormal([3, 8, 8, 2], 0, 1, 'float32', 4);
+          const x = tf.randomNormal([3, 8, 8, 2], 0, 1, 'float32', 4) as tf.Tensor4D;
           const t = tf.tensor1d([5, 300, 900]);
           const loss = () => tf.mean(tf.square(unet.forward({ x, t }).eps)) as tf.Scalar;
           const info = await tf.profile(() => tf.variableGrads(loss, unet.variables).grads);

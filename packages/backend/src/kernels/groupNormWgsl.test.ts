@@ -41,8 +41,8 @@ function groupNormRef(x: Float32Array, shape: number[], groups: number, gamma: F
         y[i] = xh * gamma[ch]! + beta[ch]!;
         s1 += dy[i]! * gamma[ch]!;
         s2 += dy[i]! * gamma[ch]! * xh;
-        dgamma[ch] += dy[i]! * xh;
-        dbeta[ch] += dy[i]!;
+        dgamma[ch] = dgamma[ch]! + dy[i]! * xh;
+        dbeta[ch] = dbeta[ch]! + dy[i]!;
       }
       for (const i of idx) {
         const ch = i % c;
