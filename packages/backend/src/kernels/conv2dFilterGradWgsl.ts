@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Conv2DBackpropFilterArgs } from './conv2dBackprop.js';
-import { sumSplits, type WebgpuBackendLike } from './splitSum.js';
+import { sumSplits } from './splitSum.js';
+import type { WebgpuBackendLike } from './wgslProgram.js';
 
 /**
  * The conv2d filter gradient as one WGSL program for tfjs's WebGPU backend: an implicit GEMM.

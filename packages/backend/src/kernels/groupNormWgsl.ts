@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { leadingSumWgsl } from './leadingSumWgsl.js';
-import type { WebgpuBackendLike } from './splitSum.js';
+import { FlatProgram, type WebgpuBackendLike } from './wgslProgram.js';
 
 /**
  * GroupNorm as WGSL programs for tfjs's WebGPU backend, registered as two kernels that
@@ -35,6 +35,10 @@ function geometry(shape: readonly number[], groups: number): Geometry {
   const channels = shape[shape.length - 1]!;
   const positions = shape.slice(1, -1).reduce((a, b) => a * b, 1);
   return { batch: shape[0]!, positions, channels, groups, perGroup: channels / groups };
+}
+
+function size(shape: readonly number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
 }
 
 function intUniforms(values: number[]): Array<{ type: string; data: number[] }> {
@@ -113,22 +117,10 @@ class StatsProgram {
 }
 
 /** y = (x - mean) r gamma + beta, elementwise. */
-class ApplyProgram {
+class ApplyProgram extends FlatProgram {
   variableNames = ['x', 'stats', 'gamma', 'beta'];
-  outputShape: number[];
   shaderKey = 'mtdGroupNormApply';
-  dispatchLayout: { x: number[] };
-  dispatch: [number, number, number];
-  workgroupSize: [number, number, number] = [64, 1, 1];
-  size = true;
   uniforms = 'positions : i32, channels : i32, groups : i32, perGroup : i32,';
-
-  constructor(shape: number[]) {
-    const n = shape.reduce((a, b) => a * b, 1);
-    this.outputShape = [n];
-    this.dispatchLayout = { x: [0] };
-    this.dispatch = [Math.ceil(n / 64), 1, 1];
-  }
 
   getUserCode(): string {
     return `
@@ -193,22 +185,10 @@ class GradStatsProgram {
 }
 
 /** dx = r (g - s1 / n - xh s2 / n), elementwise. */
-class InputGradProgram {
+class InputGradProgram extends FlatProgram {
   variableNames = ['dy', 'x', 'gamma', 'stats', 'sums'];
-  outputShape: number[];
   shaderKey = 'mtdGroupNormInputGrad';
-  dispatchLayout: { x: number[] };
-  dispatch: [number, number, number];
-  workgroupSize: [number, number, number] = [64, 1, 1];
-  size = true;
   uniforms = 'positions : i32, channels : i32, groups : i32, perGroup : i32, count : i32,';
-
-  constructor(shape: number[]) {
-    const n = shape.reduce((a, b) => a * b, 1);
-    this.outputShape = [n];
-    this.dispatchLayout = { x: [0] };
-    this.dispatch = [Math.ceil(n / 64), 1, 1];
-  }
 
   getUserCode(): string {
     return `
@@ -228,22 +208,10 @@ class InputGradProgram {
 }
 
 /** dy xh, elementwise (its leading-axes sum is dgamma). */
-class ScaledGradProgram {
+class ScaledGradProgram extends FlatProgram {
   variableNames = ['dy', 'x', 'stats'];
-  outputShape: number[];
   shaderKey = 'mtdGroupNormScaledGrad';
-  dispatchLayout: { x: number[] };
-  dispatch: [number, number, number];
-  workgroupSize: [number, number, number] = [64, 1, 1];
-  size = true;
   uniforms = 'positions : i32, channels : i32, groups : i32, perGroup : i32,';
-
-  constructor(shape: number[]) {
-    const n = shape.reduce((a, b) => a * b, 1);
-    this.outputShape = [n];
-    this.dispatchLayout = { x: [0] };
-    this.dispatch = [Math.ceil(n / 64), 1, 1];
-  }
 
   getUserCode(): string {
     return `
@@ -280,7 +248,7 @@ const groupNormKernel: tf.KernelFunc = (args) => {
   const g = check(x, groups, GROUP_NORM_KERNEL);
   const backend = args.backend as unknown as WebgpuBackendLike;
   const stats = backend.runWebGPUProgram(new StatsProgram(g), [x], 'float32', [...groupUniforms(g), { type: 'float32', data: [epsilon] }]);
-  const y = backend.runWebGPUProgram(new ApplyProgram(x.shape), [x, stats, gamma, beta], 'float32', intUniforms([g.positions, g.channels, g.groups, g.perGroup]));
+  const y = backend.runWebGPUProgram(new ApplyProgram(size(x.shape)), [x, stats, gamma, beta], 'float32', intUniforms([g.positions, g.channels, g.groups, g.perGroup]));
   return [
     { ...y, shape: x.shape },
     { ...stats, shape: [g.batch, g.groups, 2] },
@@ -294,13 +262,13 @@ const groupNormGradKernel: tf.KernelFunc = (args) => {
   const backend = args.backend as unknown as WebgpuBackendLike;
   const sums = backend.runWebGPUProgram(new GradStatsProgram(g), [dy, x, gamma, stats], 'float32', groupUniforms(g));
   const dx = backend.runWebGPUProgram(
-    new InputGradProgram(x.shape),
+    new InputGradProgram(size(x.shape)),
     [dy, x, gamma, stats, sums],
     'float32',
     intUniforms([g.positions, g.channels, g.groups, g.perGroup, g.positions * g.perGroup]),
   );
   backend.disposeData(sums.dataId);
-  const scaled = backend.runWebGPUProgram(new ScaledGradProgram(x.shape), [dy, x, stats], 'float32', intUniforms([g.positions, g.channels, g.groups, g.perGroup]));
+  const scaled = backend.runWebGPUProgram(new ScaledGradProgram(size(x.shape)), [dy, x, stats], 'float32', intUniforms([g.positions, g.channels, g.groups, g.perGroup]));
   const rowsShape = [g.batch * g.positions, g.channels];
   const dgamma = leadingSumWgsl(backend, { ...scaled, shape: rowsShape }, 1);
   backend.disposeData(scaled.dataId);

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import { sumSplits, type WebgpuBackendLike } from './splitSum.js';
+import { sumSplits } from './splitSum.js';
+import type { WebgpuBackendLike } from './wgslProgram.js';
 
 /**
  * A sum over the leading axes of a tensor (`[M, C]` -> `[C]`) as WGSL programs for tfjs's WebGPU

@@ -1,27 +1,11 @@
 import type * as tf from '@tensorflow/tfjs';
+import { FlatProgram, type WebgpuBackendLike } from './wgslProgram.js';
 
-/** Just what the WGSL kernels need of tfjs's WebGPUBackend (its types are not exported). */
-export interface WebgpuBackendLike {
-  runWebGPUProgram(program: object, inputs: tf.TensorInfo[], outputDtype: tf.DataType, uniforms?: Array<{ type: string; data: number[] }>): tf.TensorInfo;
-  disposeData(dataId: object): void;
-}
-
-/** `out[i] = sum_s partial[s, i]`: the split-K partial tiles added up. */
-class SplitSumProgram {
+/** `out[i] = sum_s partial[s, i]`: the split-K partial results added up. */
+class SplitSumProgram extends FlatProgram {
   variableNames = ['partial'];
-  outputShape: number[];
   shaderKey = 'mtdSplitSum';
-  dispatchLayout: { x: number[] };
-  dispatch: [number, number, number];
-  workgroupSize: [number, number, number] = [64, 1, 1];
-  size = true;
   uniforms = 'splits : i32,';
-
-  constructor(length: number) {
-    this.outputShape = [length];
-    this.dispatchLayout = { x: [0] };
-    this.dispatch = [Math.ceil(length / 64), 1, 1];
-  }
 
   getUserCode(): string {
     return `
