@@ -56,12 +56,15 @@ function groupNormRef(x: Float32Array, shape: number[], groups: number, gamma: F
 
 // webgpu only (see addN.test.ts on Dawn's teardown after a cpu case in the same file).
 describe("the fused GroupNorm kernels (webgpu, selectBackend's groupNorm: 'wgsl')", () => {
-  // NHWC, rank 3, rank 2 (one position), and groups of more than 256 elements (several steps a thread).
-  const cases: Array<{ shape: number[]; groups: number }> = [
+  // NHWC, rank 3, rank 2 (one position), groups of more than 256 elements (several steps a thread).
+  const cases: Array<{ shape: number[]; groups: number; offset?: number }> = [
     { shape: [3, 5, 7, 12], groups: 4 },
     { shape: [2, 9, 6], groups: 3 },
     { shape: [4, 16], groups: 2 },
     { shape: [2, 20, 20, 8], groups: 2 },
+    // 66,000 (example, group) pairs: more workgroups than one dispatch dimension holds. Only 8
+    // values a group, so no offset: float32 cannot hold 40 + small differences to 1e-4.
+    { shape: [33000, 16], groups: 2, offset: 0 },
   ];
 
   it('match float64 GroupNorm and its gradient, with offset data, and leak nothing', async (ctx) => {
@@ -69,11 +72,11 @@ describe("the fused GroupNorm kernels (webgpu, selectBackend's groupNorm: 'wgsl'
     const rng = createRng(31);
     try {
       await selectBackend('webgpu', { webgpu: { groupNorm: 'wgsl' } });
-      for (const { shape, groups } of cases) {
+      for (const { shape, groups, offset = 40 } of cases) {
         const c = shape[shape.length - 1]!;
         const size = shape.reduce((a, b) => a * b, 1);
         // A large common offset: a one-pass E[x^2] - E[x]^2 variance would lose it.
-        const xv = rng.fillNormal(new Float32Array(size)).map((v) => 3 * v + 40);
+        const xv = rng.fillNormal(new Float32Array(size)).map((v) => 3 * v + offset);
         const gv = rng.fillNormal(new Float32Array(c));
         const bv = rng.fillNormal(new Float32Array(c));
         const dyv = rng.fillNormal(new Float32Array(size));

@@ -66,7 +66,16 @@ const GROUP_ELEMENT = `
   }
 `;
 
-const GROUP_UNIFORMS = 'positions : i32, channels : i32, groups : i32, perGroup : i32, count : i32, steps : i32,';
+const GROUP_UNIFORMS = 'positions : i32, channels : i32, groups : i32, perGroup : i32, count : i32, steps : i32, total : i32,';
+
+/** Workgroups per dispatch dimension (WebGPU's default limit). */
+const MAX_WORKGROUPS = 65535;
+
+/** One workgroup per (example, group), in rows of 65,535 when there are more. */
+function perGroupDispatch(g: Geometry): [number, number, number] {
+  const total = g.batch * g.groups;
+  return [Math.min(total, MAX_WORKGROUPS), Math.ceil(total / MAX_WORKGROUPS), 1];
+}
 
 /** One workgroup per (example, group): mean, then 1/sqrt(biased variance + eps). */
 class StatsProgram {
@@ -80,7 +89,7 @@ class StatsProgram {
 
   constructor(g: Geometry) {
     this.outputShape = [g.batch * g.groups, 2];
-    this.dispatch = [g.batch * g.groups, 1, 1];
+    this.dispatch = perGroupDispatch(g);
   }
 
   getUserCode(): string {
@@ -89,25 +98,28 @@ class StatsProgram {
       ${GROUP_ELEMENT}
       fn main() {
         let lane = i32(localId.x);
-        let id = i32(workgroupId.x);
+        let id = i32(workgroupId.y) * ${MAX_WORKGROUPS} + i32(workgroupId.x);
+        // Past the last group (the 2-D dispatch's remainder): no reads, no write; the barriers
+        // in workgroupSum still run for the whole workgroup.
+        let count = select(0, uniforms.count, id < uniforms.total);
         let b = id / uniforms.groups;
         let g = id % uniforms.groups;
         var s = 0.0;
         for (var k = 0; k < uniforms.steps; k = k + 1) {
           let e = lane + k * ${THREADS};
-          if (e < uniforms.count) { s = s + x[groupElement(b, g, e)]; }
+          if (e < count) { s = s + x[groupElement(b, g, e)]; }
         }
         let mean = workgroupSum(lane, s) / f32(uniforms.count);
         var q = 0.0;
         for (var k = 0; k < uniforms.steps; k = k + 1) {
           let e = lane + k * ${THREADS};
-          if (e < uniforms.count) {
+          if (e < count) {
             let d = x[groupElement(b, g, e)] - mean;
             q = q + d * d;
           }
         }
         let variance = workgroupSum(lane, q) / f32(uniforms.count);
-        if (lane == 0) {
+        if (lane == 0 && id < uniforms.total) {
           result[id * 2] = mean;
           result[id * 2 + 1] = inverseSqrt(variance + uniforms.epsilon);
         }
@@ -148,7 +160,7 @@ class GradStatsProgram {
 
   constructor(g: Geometry) {
     this.outputShape = [g.batch * g.groups, 2];
-    this.dispatch = [g.batch * g.groups, 1, 1];
+    this.dispatch = perGroupDispatch(g);
   }
 
   getUserCode(): string {
@@ -157,16 +169,19 @@ class GradStatsProgram {
       ${GROUP_ELEMENT}
       fn main() {
         let lane = i32(localId.x);
-        let id = i32(workgroupId.x);
+        let id = i32(workgroupId.y) * ${MAX_WORKGROUPS} + i32(workgroupId.x);
+        // Past the last group (the 2-D dispatch's remainder): no reads, no write; the barriers
+        // in workgroupSum still run for the whole workgroup.
+        let count = select(0, uniforms.count, id < uniforms.total);
         let b = id / uniforms.groups;
         let g = id % uniforms.groups;
-        let mean = stats[id * 2];
-        let r = stats[id * 2 + 1];
+        let mean = select(0.0, stats[min(id, uniforms.total - 1) * 2], id < uniforms.total);
+        let r = select(0.0, stats[min(id, uniforms.total - 1) * 2 + 1], id < uniforms.total);
         var s1 = 0.0;
         var s2 = 0.0;
         for (var k = 0; k < uniforms.steps; k = k + 1) {
           let e = lane + k * ${THREADS};
-          if (e < uniforms.count) {
+          if (e < count) {
             let i = groupElement(b, g, e);
             let gy = dy[i] * gamma[g * uniforms.perGroup + e % uniforms.perGroup];
             s1 = s1 + gy;
@@ -175,7 +190,7 @@ class GradStatsProgram {
         }
         let t1 = workgroupSum(lane, s1);
         let t2 = workgroupSum(lane, s2);
-        if (lane == 0) {
+        if (lane == 0 && id < uniforms.total) {
           result[id * 2] = t1;
           result[id * 2 + 1] = t2;
         }
@@ -239,7 +254,7 @@ function check(x: tf.TensorInfo, groups: number, where: string): Geometry {
 
 function groupUniforms(g: Geometry): Array<{ type: string; data: number[] }> {
   const count = g.positions * g.perGroup;
-  return intUniforms([g.positions, g.channels, g.groups, g.perGroup, count, Math.ceil(count / THREADS)]);
+  return intUniforms([g.positions, g.channels, g.groups, g.perGroup, count, Math.ceil(count / THREADS), g.batch * g.groups]);
 }
 
 const groupNormKernel: tf.KernelFunc = (args) => {
