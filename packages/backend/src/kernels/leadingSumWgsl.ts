@@ -74,6 +74,13 @@ class LeadingSumProgram {
   }
 }
 
+/** Column blocks of 64 per dispatch row: WebGPU's default limit of 65,535 workgroups. */
+const MAX_COLUMNS = 65535 * 64;
+
+function fitsDispatch(cols: number): boolean {
+  return cols <= MAX_COLUMNS;
+}
+
 /** How many slabs of rows: about TARGET_WORKGROUPS workgroups in all, 256 rows a slab at least. */
 export function leadingSumSplits(rows: number, cols: number): number {
   const cb = Math.min(64, 2 ** Math.ceil(Math.log2(Math.max(1, cols))));
@@ -94,6 +101,7 @@ export function leadingSumWgsl(backend: WebgpuBackendLike, x: tf.TensorInfo, lea
   const rows = x.shape.slice(0, leading).reduce((a, b) => a * b, 1);
   const rest = x.shape.slice(leading);
   const cols = rest.reduce((a, b) => a * b, 1);
+  if (!fitsDispatch(cols)) throw new RangeError(`leadingSumWgsl: at most ${MAX_COLUMNS} summed columns, got ${cols}`);
   const splits = leadingSumSplits(rows, cols);
   const rowsPerSplit = Math.ceil(rows / splits);
   const used = Math.ceil(rows / rowsPerSplit);
@@ -117,7 +125,8 @@ export function leadingSumDelegating(builtin: tf.KernelConfig | undefined): tf.K
     const axes = tf.util.parseAxisParam(axis, x.shape).sort((a, b) => a - b);
     const leading = axes.every((a, i) => a === i) ? axes.length : 0;
     const rows = x.shape.slice(0, leading).reduce((a, b) => a * b, 1);
-    if (leading === 0 || x.dtype !== 'float32' || rows < MIN_ROWS_PER_SPLIT || !enabled || builtin === undefined) {
+    const cols = x.shape.slice(leading).reduce((a, b) => a * b, 1);
+    if (leading === 0 || x.dtype !== 'float32' || rows < MIN_ROWS_PER_SPLIT || !fitsDispatch(cols) || !enabled || builtin === undefined) {
       if (builtin === undefined) throw new Error('leadingSumDelegating: no built-in Sum kernel to delegate to');
       return builtin.kernelFunc(args);
     }
