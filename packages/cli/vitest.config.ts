@@ -1,4 +1,6 @@
 import { defineConfig } from 'vitest/config';
-import { sharedTest } from '../../vitest.shared';
+import { sharedTest, useLavapipeForWebgpuTests } from '../../vitest.shared';
+
+useLavapipeForWebgpuTests();
 
 export default defineConfig({ test: sharedTest });

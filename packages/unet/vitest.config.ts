@@ -1,17 +1,15 @@
-import { existsSync } from 'node:fs';
 import { defineConfig } from 'vitest/config';
-import { sharedTest } from '../../vitest.shared';
+import { sharedTest, useLavapipeForWebgpuTests } from '../../vitest.shared';
 
-// WebGPU tests run on lavapipe (Mesa's CPU Vulkan driver) where there is no GPU; a caller's own
-// VK_ICD_FILENAMES (a real GPU) wins. A Debian/Ubuntu package path, not a machine's.
-const LAVAPIPE_ICD = '/usr/share/vulkan/icd.d/lvp_icd.json';
-if (!process.env.VK_ICD_FILENAMES && existsSync(LAVAPIPE_ICD)) process.env.VK_ICD_FILENAMES = LAVAPIPE_ICD;
+useLavapipeForWebgpuTests();
 
 export default defineConfig({
   test: {
     ...sharedTest,
-    // Child processes, not threads, so a file that touched WebGPU can be torn down.
+    // Child processes, not threads: vitest ends each worker after its file, and a worker that
+    // used WebGPU is left to it, not released: a worker that released Dawn and exited by itself
+    // ran lavapipe's exit-time teardown, which now and then aborted ("std::system_error") or hung.
+    // Exit after a release is tested on purpose, in a child process (backend selectBackend.test.ts).
     pool: 'forks',
-    setupFiles: ['./src/test-setup.ts'],
   },
 });

@@ -117,7 +117,7 @@ async function tryBackend(name: BackendName, auto: boolean, options: SelectBacke
 export async function releaseBackend(): Promise<void> {
   const wasActive = tf.getBackend() === 'webgpu';
   if (wasActive) await tf.setBackend('cpu');
-  releaseWebgpu();
+  await releaseWebgpu();
 }
 
 function describe(value: unknown): string {

@@ -98,6 +98,8 @@ interface GpuAdapterInfoLike {
 }
 interface GpuDeviceLike {
   destroy(): void;
+  readonly queue?: { onSubmittedWorkDone(): Promise<void> };
+  readonly lost?: Promise<unknown>;
 }
 interface GpuAdapterLike {
   readonly features: { has(name: string): boolean };
@@ -350,11 +352,28 @@ export function webgpuIsLive(): boolean {
  * Disposes the `webgpu` backend, destroys the device and restores `navigator`, so Node can exit.
  * If `webgpu` was the active backend the caller must switch to another one first.
  */
-export function releaseWebgpu(): void {
+export async function releaseWebgpu(): Promise<void> {
+  const device = state?.device ?? null;
+  // An orderly end: the GPU finishes what was submitted before the buffers and the device go,
+  // and the device is gone before Dawn is dropped. Tearing down with work in flight is the
+  // likeliest cause of the rare exit-time aborts ("std::system_error") and hangs seen in test
+  // workers on lavapipe.
+  if (device?.queue) await settle(device.queue.onSubmittedWorkDone());
   if (tf.findBackendFactory('webgpu') !== null) tf.removeBackend('webgpu');
-  state?.device?.destroy();
+  device?.destroy();
+  if (device?.lost) await settle(device.lost);
   uninstallDawn();
   liveAdapter = null;
+}
+
+/** Waits for `promise`, at most 5 s, ignoring its outcome. */
+async function settle(promise: Promise<unknown>): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const limit = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, 5000);
+  });
+  await Promise.race([promise.then(() => undefined, () => undefined), limit]);
+  clearTimeout(timer);
 }
 
 function message(err: unknown): string {
