@@ -64,7 +64,6 @@ for (const s of SHAPES) {
     ['dW viaConv', () => conv2dBackpropFilterViaConv({ x, dy, filterShape, strides: s.stride, pad: 'same' })],
     ['dW im2col', () => conv2dBackpropFilterViaMatMul({ x, dy, filterShape, strides: s.stride, pad: 'same' }, { splits: 1 })],
     ['dW im2col split-K', () => conv2dBackpropFilterViaMatMul({ x, dy, filterShape, strides: s.stride, pad: 'same' })],
-    ['dW im2col columns split-K', () => conv2dBackpropFilterViaMatMul({ x, dy, filterShape, strides: s.stride, pad: 'same' }, { patches: 'columns' })],
     ...(backend === 'webgpu' ? ([['dW wgsl', () => conv2dBackpropFilterWgsl({ x, dy, filterShape, strides: s.stride, pad: 'same' })]] as Array<[string, () => tf.Tensor]>) : []),
     ['dx built-in', () => tf.engine().runKernel(tf.Conv2DBackpropInput, { dy, filter: w }, { ...attrs, inputShape: x.shape }) as tf.Tensor],
     ['dx viaConv', () => conv2dBackpropInputViaConv({ dy, filter: w, inputShape: x.shape, strides: s.stride, pad: 'same' })],

@@ -55,29 +55,26 @@ export interface WebgpuOptions {
   groupNorm?: 'tfjs' | 'wgsl';
 }
 
-/** The options that apply each time WebGPU is selected. */
+/** The options that apply each time WebGPU is selected: all checked before any is applied. */
 function applyWebgpuSettings(options: WebgpuOptions): void {
-  setWebgpuFilterGradient(options.filterGradient ?? 'im2col');
-  const reductions = options.reductions ?? 'tfjs';
-  if (reductions !== 'tfjs' && reductions !== 'wgsl') {
-    throw new RangeError(`selectBackend: options.webgpu.reductions must be 'tfjs' or 'wgsl', got ${String(reductions)}`);
-  }
-  setLeadingSumWgsl(reductions === 'wgsl');
-  const groupNorm = options.groupNorm ?? 'tfjs';
-  if (groupNorm !== 'tfjs' && groupNorm !== 'wgsl') {
-    throw new RangeError(`selectBackend: options.webgpu.groupNorm must be 'tfjs' or 'wgsl', got ${String(groupNorm)}`);
-  }
-  setWebgpuGroupNorm(groupNorm === 'wgsl');
-  applySubmitBatchSize(options);
-}
-
-function applySubmitBatchSize(options: WebgpuOptions): void {
+  const filterGradient = oneOf('filterGradient', options.filterGradient ?? 'im2col', ['im2col', 'wgsl'] as const);
+  const reductions = oneOf('reductions', options.reductions ?? 'tfjs', ['tfjs', 'wgsl'] as const);
+  const groupNorm = oneOf('groupNorm', options.groupNorm ?? 'tfjs', ['tfjs', 'wgsl'] as const);
   const size = options.submitBatchSize;
-  if (size === undefined) return;
-  if (!Number.isInteger(size) || size < 1) {
+  if (size !== undefined && (!Number.isInteger(size) || size < 1)) {
     throw new RangeError(`selectBackend: options.webgpu.submitBatchSize must be an integer >= 1, got ${String(size)}`);
   }
-  tf.env().set('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE', size);
+  setWebgpuFilterGradient(filterGradient);
+  setLeadingSumWgsl(reductions === 'wgsl');
+  setWebgpuGroupNorm(groupNorm === 'wgsl');
+  if (size !== undefined) tf.env().set('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE', size);
+}
+
+function oneOf<T extends string>(name: string, value: unknown, allowed: readonly T[]): T {
+  if (!allowed.includes(value as T)) {
+    throw new RangeError(`selectBackend: options.webgpu.${name} must be ${allowed.map((a) => `'${a}'`).join(' or ')}, got ${String(value)}`);
+  }
+  return value as T;
 }
 
 /** What the probe learnt about the adapter; `software` is true for CPU rasterisers. */

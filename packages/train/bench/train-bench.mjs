@@ -1,7 +1,7 @@
 // Training throughput of the example configs:
 //   node bench/train-bench.mjs [--backends cpu,wasm] [--steps 20] [--configs mixture,tiny-unet] [--batch N]
 //                              [--kernels] [--profile] [--baseline] [--layout flat|per-variable]
-//                              [--tf-flag NAME=VALUE]... [--dawn-toggles a,b] [--filter-grad rows|columns|wgsl] [--reductions wgsl] [--group-norm wgsl]
+//                              [--tf-flag NAME=VALUE]... [--dawn-toggles a,b] [--filter-grad im2col|wgsl] [--reductions wgsl] [--group-norm wgsl]
 // Builds each config's experiment, runs a warm-up step, then times `--steps` Trainer steps (one
 // loss read-back per step, as in real training). Timing lives here, never in a test.
 //   --kernels   a table of the kernels one step runs (count per kernel).
@@ -13,9 +13,7 @@
 //               fail validation, and a step looks faster than it is).
 //   --tf-flag   a tfjs environment flag, e.g. WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE=64 (repeatable).
 //   --dawn-toggles  Dawn device toggles, e.g. skip_validation,disable_robustness.
-//   --filter-grad   webgpu's Conv2DBackpropFilter: wgsl (selectBackend's filterGradient option), or
-//               conv2dBackpropFilterViaMatMul with rows/columns patches (loads @mtd/backend's
-//               source: run it bundled, as on the GPU machine).
+//   --filter-grad   wgsl: selectBackend's webgpu.filterGradient option (the WGSL filter gradient).
 //   --reductions    wgsl: selectBackend's webgpu.reductions option (leading-axes sums in WGSL).
 //   --group-norm    wgsl: selectBackend's webgpu.groupNorm option (the fused GroupNorm kernels).
 // Each row also gives the process's CPU time per step beside the wall time: a step whose CPU time
@@ -138,7 +136,7 @@ for (const backendName of values.backends.split(',')) {
     registerKernels: !values.baseline,
     webgpu: {
       ...(toggles.length > 0 ? { dawnFlags: [`enable-dawn-features=${toggles.join(',')}`] } : {}),
-      ...(values['filter-grad'] === 'wgsl' ? { filterGradient: 'wgsl' } : {}),
+      ...(values['filter-grad'] ? { filterGradient: values['filter-grad'] } : {}),
       ...(values.reductions ? { reductions: values.reductions } : {}),
       ...(values['group-norm'] ? { groupNorm: values['group-norm'] } : {}),
     },
@@ -152,16 +150,6 @@ for (const backendName of values.backends.split(',')) {
       tf.unregisterKernel(k.kernelName, backendName);
       tf.registerKernel(k);
     }
-  }
-  if (values['filter-grad'] && values['filter-grad'] !== 'wgsl' && backendName === 'webgpu') {
-    const { conv2dBackpropFilterViaMatMul } = await import('../../backend/src/kernels/conv2dBackprop.ts');
-    const patches = values['filter-grad'];
-    tf.unregisterKernel(tf.Conv2DBackpropFilter, 'webgpu');
-    tf.registerKernel({
-      kernelName: tf.Conv2DBackpropFilter,
-      backendName: 'webgpu',
-      kernelFunc: ({ inputs, attrs }) => conv2dBackpropFilterViaMatMul({ x: inputs.x, dy: inputs.dy, ...attrs }, { patches }),
-    });
   }
   if (values.profile) tagKernelDepth();
   for (const name of values.configs.split(',')) {

@@ -21,9 +21,6 @@ const FILTER_IMPLS: Array<[string, (a: Conv2DBackpropFilterArgs) => tf.Tensor4D]
   // Split-K with a bound that is not a divisor of most row counts (3*7*5 = 105 rows -> 3 slabs).
   ['viaMatMul split<=4', (a) => conv2dBackpropFilterViaMatMul(a, { splits: 4 })],
   ['viaMatMul split<=64', (a) => conv2dBackpropFilterViaMatMul(a, { splits: 64 })],
-  ['viaMatMul columns', (a) => conv2dBackpropFilterViaMatMul(a, { patches: 'columns' })],
-  // Batch 3 in most cases: 3 slabs of one image; batch 2 and 1 elsewhere.
-  ['viaMatMul columns split<=4', (a) => conv2dBackpropFilterViaMatMul(a, { patches: 'columns', splits: 4 })],
 ];
 
 let backends: BackendName[] = [];

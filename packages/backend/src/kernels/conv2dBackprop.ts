@@ -112,26 +112,6 @@ export function conv2dBackpropFilterViaMatMul(args: Conv2DBackpropFilterArgs, op
     const xp = padOrCrop(x, top, needH - h - top, left, needW - w - left);
     const rows = n * oh * ow;
     const cols = kh * kw * inC;
-    if ((options.patches ?? 'rows') === 'columns') {
-      // Patches built transposed, [kh*kw*Ci, rows], so the matMul reads both operands along their
-      // rows (tfjs's transposed-A matMul reads A with a stride). Split-K goes by whole images:
-      // channels-first slabs [S*Ci, N/S, H', W'], one transpose of the input. Every tensor stays
-      // at rank <= 4: tfjs's WebGPU strided slice fails to compile at rank 5 ("cannot index vec5").
-      const splits = splitCount(n, cols, outC, options.splits ?? 'auto', rows);
-      const [, hp, wp] = xp.shape;
-      const per = n / splits;
-      const slabs = tf.transpose(xp.reshape([splits, per * hp * wp, inC]), [0, 2, 1]).reshape([splits * inC, per, hp, wp]);
-      const taps: tf.Tensor[] = [];
-      for (let i = 0; i < kh; i++) {
-        for (let j = 0; j < kw; j++) {
-          const tap = tf.stridedSlice(slabs, [0, 0, i, j], [splits * inC, per, i + (oh - 1) * sh + 1, j + (ow - 1) * sw + 1], [1, 1, sh, sw]);
-          taps.push(tap.reshape([splits, inC * per * oh * ow]));
-        }
-      }
-      const patchesT = (taps.length === 1 ? taps[0]! : tf.concat(taps, 1)).reshape([splits, cols, rows / splits]);
-      const partial = tf.matMul(patchesT, dy.reshape([splits, rows / splits, outC]));
-      return (splits === 1 ? partial : tf.sum(partial, 0)).reshape([kh, kw, inC, outC]);
-    }
     const columns: tf.Tensor4D[] = [];
     for (let i = 0; i < kh; i++) {
       for (let j = 0; j < kw; j++) {
@@ -163,12 +143,6 @@ export interface FilterMatMulOptions {
    * is used); `'auto'` (default) aims at ~512 output tiles of 32x32 with at least 256 rows a slab.
    */
   splits?: number | 'auto';
-  /**
-   * `'rows'` (default): patches `[N*Ho*Wo, kh*kw*Ci]` and a transposed-A matMul, split by rows.
-   * `'columns'`: patches built transposed from a channels-first copy of the input, a plain
-   * matMul, split by whole images (the bound then divides the batch size).
-   */
-  patches?: 'rows' | 'columns';
 }
 
 /** Output tiles the split aims at: a few per multiprocessor of a large GPU (132 on an H100). */
@@ -176,19 +150,23 @@ const TARGET_TILES = 512;
 /** The fewest rows a slab keeps, so the extra sum stays small beside the matMul. */
 const MIN_ROWS_PER_SPLIT = 256;
 
-/** The largest divisor of `units` (rows, or images) not above the bound: how many slabs. */
-function splitCount(units: number, cols: number, outC: number, splits: number | 'auto', rows = units): number {
-  let bound: number;
-  if (splits === 'auto') {
-    const tiles = Math.ceil(cols / 32) * Math.ceil(outC / 32);
-    bound = Math.min(Math.ceil(TARGET_TILES / tiles), Math.floor(rows / MIN_ROWS_PER_SPLIT));
-  } else {
-    if (!Number.isInteger(splits) || splits < 1) {
-      throw new RangeError(`conv2dBackpropFilterViaMatMul: options.splits must be 'auto' or an integer >= 1, got ${String(splits)}`);
-    }
-    bound = splits;
+/**
+ * How many slabs a filter gradient's reduction over `rows` should be cut into (at least 1): about
+ * TARGET_TILES 32x32 output tiles in all, MIN_ROWS_PER_SPLIT rows a slab at least. Shared by the
+ * im2col form and the WGSL kernel.
+ */
+export function filterGradientSplits(rows: number, cols: number, outC: number): number {
+  const tiles = Math.ceil(cols / 32) * Math.ceil(outC / 32);
+  return Math.max(1, Math.min(Math.ceil(TARGET_TILES / tiles), Math.floor(rows / MIN_ROWS_PER_SPLIT)));
+}
+
+/** The largest divisor of `rows` not above the bound: how many equal slabs. */
+function splitCount(rows: number, cols: number, outC: number, splits: number | 'auto'): number {
+  if (splits !== 'auto' && (!Number.isInteger(splits) || splits < 1)) {
+    throw new RangeError(`conv2dBackpropFilterViaMatMul: options.splits must be 'auto' or an integer >= 1, got ${String(splits)}`);
   }
-  for (let s = Math.min(bound, units); s > 1; s--) if (units % s === 0) return s;
+  const bound = splits === 'auto' ? filterGradientSplits(rows, cols, outC) : splits;
+  for (let s = Math.min(bound, rows); s > 1; s--) if (rows % s === 0) return s;
   return 1;
 }
 

@@ -3,7 +3,8 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { availableBackends, withBackend } from '../harness.js';
 import { selectBackend, type BackendName } from '../selectBackend.js';
-import { conv2dBackpropFilterWgsl, wgslSplitCount } from './conv2dFilterGradWgsl.js';
+import { filterGradientSplits } from './conv2dBackprop.js';
+import { conv2dBackpropFilterWgsl } from './conv2dFilterGradWgsl.js';
 import { CASES, makeData, tfPad, TOL, type Case } from './convCases.testutil.js';
 import { conv2dBackpropFilterRef, f64 } from './reference.js';
 
@@ -40,9 +41,9 @@ describe('conv2dBackpropFilterWgsl (the WGSL implicit GEMM)', () => {
   it('splits long reductions, handles NCHW, leaks nothing and refuses other backends', async (ctx) => {
     if (!backends.includes('webgpu')) ctx.skip();
     // 648 rows, 2 x 2 tiles: 2 slabs; refUNet's 32x32x64 layer at batch 256: 16 slabs.
-    expect(wgslSplitCount(648, 45, 37)).toBe(2);
-    expect(wgslSplitCount(256 * 32 * 32, 576, 64)).toBe(15);
-    expect(wgslSplitCount(100, 45, 37)).toBe(1);
+    expect(filterGradientSplits(648, 45, 37)).toBe(2);
+    expect(filterGradientSplits(256 * 32 * 32, 576, 64)).toBe(15);
+    expect(filterGradientSplits(100, 45, 37)).toBe(1);
     await withBackend('webgpu', async () => {
       const c = CASES[1]!;
       const d = makeData(c, 7);

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import type { Conv2DBackpropFilterArgs } from './conv2dBackprop.js';
+import { filterGradientSplits, type Conv2DBackpropFilterArgs } from './conv2dBackprop.js';
 import { sumSplits } from './splitSum.js';
 import type { WebgpuBackendLike } from './wgslProgram.js';
 
@@ -18,12 +18,6 @@ import type { WebgpuBackendLike } from './wgslProgram.js';
 
 /** Output tile edge: 8x8 threads, each accumulating a 4x4 block. */
 const TILE = 32;
-/** Output tiles (times splits) the split aims at: a few per multiprocessor of a large GPU. */
-const TARGET_TILES = 512;
-/** The fewest reduction rows a split keeps. */
-const MIN_ROWS_PER_SPLIT = 256;
-
-
 /** The reduction tiles of 32 rows; `partial[s, r, co]` for split `s`. */
 class FilterGradProgram {
   variableNames = ['x', 'dy'];
@@ -115,12 +109,6 @@ class FilterGradProgram {
   }
 }
 
-/** How many slabs the reduction over `rows` is cut into (see TARGET_TILES). */
-export function wgslSplitCount(rows: number, cols: number, outC: number): number {
-  const tiles = Math.ceil(cols / TILE) * Math.ceil(outC / TILE);
-  return Math.max(1, Math.min(Math.ceil(TARGET_TILES / tiles), Math.floor(rows / MIN_ROWS_PER_SPLIT)));
-}
-
 /**
  * `Conv2DBackpropFilter` by the WGSL implicit GEMM above, on the current backend, which must be
  * tfjs's WebGPU backend. NCHW inputs are transposed to NHWC first.
@@ -143,7 +131,7 @@ export function conv2dBackpropFilterWgsl(args: Conv2DBackpropFilterArgs): tf.Ten
     const [, outH, outW] = dy.shape;
     const rows = n * outH * outW;
     const cols = kh * kw * inC;
-    const splits = wgslSplitCount(rows, cols, outC);
+    const splits = filterGradientSplits(rows, cols, outC);
     const rowsPerSplit = Math.ceil(rows / splits / TILE) * TILE;
     const used = Math.ceil(rows / rowsPerSplit);
     const backend = tf.backend() as unknown as WebgpuBackendLike;

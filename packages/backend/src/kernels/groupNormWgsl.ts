@@ -71,39 +71,51 @@ const GROUP_UNIFORMS = 'positions : i32, channels : i32, groups : i32, perGroup 
 /** Workgroups per dispatch dimension (WebGPU's default limit). */
 const MAX_WORKGROUPS = 65535;
 
-/** One workgroup per (example, group), in rows of 65,535 when there are more. */
-function perGroupDispatch(g: Geometry): [number, number, number] {
-  const total = g.batch * g.groups;
-  return [Math.min(total, MAX_WORKGROUPS), Math.ceil(total / MAX_WORKGROUPS), 1];
-}
-
-/** One workgroup per (example, group): mean, then 1/sqrt(biased variance + eps). */
-class StatsProgram {
-  variableNames = ['x'];
+/**
+ * The frame of a program with one workgroup per (example, group), in rows of 65,535 workgroups
+ * when there are more; its `main` starts with GROUP_PROLOGUE.
+ */
+abstract class PerGroupProgram {
+  abstract variableNames: string[];
+  abstract shaderKey: string;
+  abstract uniforms: string;
   outputShape: number[];
-  shaderKey = 'mtdGroupNormStats';
   dispatchLayout = { x: [0], y: [1] };
   dispatch: [number, number, number];
   workgroupSize: [number, number, number] = [THREADS, 1, 1];
-  uniforms = `${GROUP_UNIFORMS} epsilon : f32,`;
 
   constructor(g: Geometry) {
-    this.outputShape = [g.batch * g.groups, 2];
-    this.dispatch = perGroupDispatch(g);
+    const total = g.batch * g.groups;
+    this.outputShape = [total, 2];
+    this.dispatch = [Math.min(total, MAX_WORKGROUPS), Math.ceil(total / MAX_WORKGROUPS), 1];
   }
+
+  abstract getUserCode(): string;
+}
+
+/** WGSL: the shared reduction scratch, helpers, and `main`'s opening: lane, group id, b, g, count. */
+const GROUP_PROLOGUE = `
+  var<workgroup> partial : array<f32, ${THREADS}>;
+  ${GROUP_ELEMENT}
+  fn main() {
+    let lane = i32(localId.x);
+    let id = i32(workgroupId.y) * ${MAX_WORKGROUPS} + i32(workgroupId.x);
+    // Past the last group (the 2-D dispatch's remainder): no reads, no write; the barriers in
+    // workgroupSum still run for the whole workgroup.
+    let count = select(0, uniforms.count, id < uniforms.total);
+    let b = id / uniforms.groups;
+    let g = id % uniforms.groups;
+`;
+
+/** One workgroup per (example, group): mean, then 1/sqrt(biased variance + eps). */
+class StatsProgram extends PerGroupProgram {
+  variableNames = ['x'];
+  shaderKey = 'mtdGroupNormStats';
+  uniforms = `${GROUP_UNIFORMS} epsilon : f32,`;
 
   getUserCode(): string {
     return `
-      var<workgroup> partial : array<f32, ${THREADS}>;
-      ${GROUP_ELEMENT}
-      fn main() {
-        let lane = i32(localId.x);
-        let id = i32(workgroupId.y) * ${MAX_WORKGROUPS} + i32(workgroupId.x);
-        // Past the last group (the 2-D dispatch's remainder): no reads, no write; the barriers
-        // in workgroupSum still run for the whole workgroup.
-        let count = select(0, uniforms.count, id < uniforms.total);
-        let b = id / uniforms.groups;
-        let g = id % uniforms.groups;
+      ${GROUP_PROLOGUE}
         var s = 0.0;
         for (var k = 0; k < uniforms.steps; k = k + 1) {
           let e = lane + k * ${THREADS};
@@ -128,6 +140,14 @@ class StatsProgram {
   }
 }
 
+/** WGSL: where element `index`'s (example, group) statistics start in `stats` ([B, G, 2]). */
+const STATS_OFFSET = `
+  fn statsOffset(index : i32) -> i32 {
+    let b = index / (uniforms.positions * uniforms.channels);
+    return (b * uniforms.groups + (index % uniforms.channels) / uniforms.perGroup) * 2;
+  }
+`;
+
 /** y = (x - mean) r gamma + beta, elementwise. */
 class ApplyProgram extends FlatProgram {
   variableNames = ['x', 'stats', 'gamma', 'beta'];
@@ -136,11 +156,11 @@ class ApplyProgram extends FlatProgram {
 
   getUserCode(): string {
     return `
+      ${STATS_OFFSET}
       fn main(index : i32) {
         if (index < uniforms.size) {
           let c = index % uniforms.channels;
-          let b = index / (uniforms.positions * uniforms.channels);
-          let s = (b * uniforms.groups + c / uniforms.perGroup) * 2;
+          let s = statsOffset(index);
           setOutputAtIndex(index, (x[index] - stats[s]) * stats[s + 1] * gamma[c] + beta[c]);
         }
       }
@@ -149,32 +169,14 @@ class ApplyProgram extends FlatProgram {
 }
 
 /** Per (example, group): sum of g = dy gamma and of g xh. */
-class GradStatsProgram {
+class GradStatsProgram extends PerGroupProgram {
   variableNames = ['dy', 'x', 'gamma', 'stats'];
-  outputShape: number[];
   shaderKey = 'mtdGroupNormGradStats';
-  dispatchLayout = { x: [0], y: [1] };
-  dispatch: [number, number, number];
-  workgroupSize: [number, number, number] = [THREADS, 1, 1];
   uniforms = GROUP_UNIFORMS;
-
-  constructor(g: Geometry) {
-    this.outputShape = [g.batch * g.groups, 2];
-    this.dispatch = perGroupDispatch(g);
-  }
 
   getUserCode(): string {
     return `
-      var<workgroup> partial : array<f32, ${THREADS}>;
-      ${GROUP_ELEMENT}
-      fn main() {
-        let lane = i32(localId.x);
-        let id = i32(workgroupId.y) * ${MAX_WORKGROUPS} + i32(workgroupId.x);
-        // Past the last group (the 2-D dispatch's remainder): no reads, no write; the barriers
-        // in workgroupSum still run for the whole workgroup.
-        let count = select(0, uniforms.count, id < uniforms.total);
-        let b = id / uniforms.groups;
-        let g = id % uniforms.groups;
+      ${GROUP_PROLOGUE}
         let mean = select(0.0, stats[min(id, uniforms.total - 1) * 2], id < uniforms.total);
         let r = select(0.0, stats[min(id, uniforms.total - 1) * 2 + 1], id < uniforms.total);
         var s1 = 0.0;
@@ -207,11 +209,11 @@ class InputGradProgram extends FlatProgram {
 
   getUserCode(): string {
     return `
+      ${STATS_OFFSET}
       fn main(index : i32) {
         if (index < uniforms.size) {
           let c = index % uniforms.channels;
-          let b = index / (uniforms.positions * uniforms.channels);
-          let s = (b * uniforms.groups + c / uniforms.perGroup) * 2;
+          let s = statsOffset(index);
           let r = stats[s + 1];
           let xh = (x[index] - stats[s]) * r;
           let n = f32(uniforms.count);
@@ -230,11 +232,10 @@ class ScaledGradProgram extends FlatProgram {
 
   getUserCode(): string {
     return `
+      ${STATS_OFFSET}
       fn main(index : i32) {
         if (index < uniforms.size) {
-          let c = index % uniforms.channels;
-          let b = index / (uniforms.positions * uniforms.channels);
-          let s = (b * uniforms.groups + c / uniforms.perGroup) * 2;
+          let s = statsOffset(index);
           setOutputAtIndex(index, dy[index] * (x[index] - stats[s]) * stats[s + 1]);
         }
       }

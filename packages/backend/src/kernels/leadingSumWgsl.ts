@@ -19,6 +19,11 @@ const TARGET_WORKGROUPS = 1024;
 /** The fewest rows a slab keeps. */
 const MIN_ROWS_PER_SPLIT = 256;
 
+/** Columns per workgroup: a power of two up to 64, so a narrow tensor still fills the threads. */
+function columnsPerWorkgroup(cols: number): number {
+  return Math.min(64, 2 ** Math.ceil(Math.log2(Math.max(1, cols))));
+}
+
 class LeadingSumProgram {
   variableNames = ['x'];
   outputShape: number[];
@@ -30,8 +35,7 @@ class LeadingSumProgram {
   private readonly cb: number;
 
   constructor(splits: number, cols: number) {
-    // Columns per workgroup: a power of two up to 64, so a narrow tensor still fills the threads.
-    this.cb = Math.min(64, 2 ** Math.ceil(Math.log2(Math.max(1, cols))));
+    this.cb = columnsPerWorkgroup(cols);
     this.outputShape = [splits, cols];
     this.dispatch = [Math.ceil(cols / this.cb), splits, 1];
     this.shaderKey = `mtdLeadingSum_${this.cb}`;
@@ -83,8 +87,7 @@ function fitsDispatch(cols: number): boolean {
 
 /** How many slabs of rows: about TARGET_WORKGROUPS workgroups in all, 256 rows a slab at least. */
 export function leadingSumSplits(rows: number, cols: number): number {
-  const cb = Math.min(64, 2 ** Math.ceil(Math.log2(Math.max(1, cols))));
-  const columnBlocks = Math.ceil(cols / cb);
+  const columnBlocks = Math.ceil(cols / columnsPerWorkgroup(cols));
   return Math.max(1, Math.min(Math.ceil(TARGET_WORKGROUPS / columnBlocks), Math.floor(rows / MIN_ROWS_PER_SPLIT)));
 }
 
@@ -106,7 +109,7 @@ export function leadingSumWgsl(backend: WebgpuBackendLike, x: tf.TensorInfo, lea
   const rowsPerSplit = Math.ceil(rows / splits);
   const used = Math.ceil(rows / rowsPerSplit);
   const program = new LeadingSumProgram(used, cols);
-  const lanes = THREADS / Math.min(64, 2 ** Math.ceil(Math.log2(Math.max(1, cols))));
+  const lanes = THREADS / columnsPerWorkgroup(cols);
   const uniforms = [rows, cols, rowsPerSplit, Math.ceil(rowsPerSplit / lanes)].map((v) => ({ type: 'int32', data: [v] }));
   const partial = backend.runWebGPUProgram(program, [x], 'float32', uniforms);
   const summed = sumSplits(backend, partial, used, cols);

@@ -70,9 +70,6 @@ let webgpuFilterGradient: WebgpuFilterGradient = 'im2col';
 
 /** Chooses webgpu's filter-gradient form from now on (read at every call of the kernel). */
 export function setWebgpuFilterGradient(form: WebgpuFilterGradient): void {
-  if (form !== 'im2col' && form !== 'wgsl') {
-    throw new RangeError(`selectBackend: options.webgpu.filterGradient must be 'im2col' or 'wgsl', got ${String(form)}`);
-  }
   webgpuFilterGradient = form;
 }
 
