@@ -3,7 +3,7 @@
 //   bash .gpu/run.sh convs [backend batch reps]  (the conv-gradient forms, packages/backend/bench)
 // MTD_CPU_PROFILE=FILE writes a V8 CPU profile of the run to FILE (Node refuses --cpu-prof in
 // NODE_OPTIONS, and the packed run.sh passes no Node flags).
-import { writeFileSync } from 'node:fs';
+import { renameSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
 
 const [which, ...rest] = process.argv.slice(2);
@@ -17,7 +17,11 @@ if (profileFile) {
   const exit = process.exit.bind(process);
   process.exit = (code) => {
     session.post('Profiler.stop', (err, result) => {
-      if (!err) writeFileSync(profileFile, JSON.stringify(result.profile));
+      if (!err) {
+        // Temp file, then rename: a killed run leaves no half-written profile.
+        writeFileSync(`${profileFile}.tmp`, JSON.stringify(result.profile));
+        renameSync(`${profileFile}.tmp`, profileFile);
+      }
       exit(code);
     });
   };

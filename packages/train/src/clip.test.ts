@@ -1,3 +1,4 @@
+import { expectNoLeak } from '@mtd/testkit';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { clipFactor, globalNorm } from './clip.js';
@@ -30,6 +31,7 @@ describe('gradient clipping', () => {
     // concat + square + sum + sqrt, against a square and a sum per gradient + addN + sqrt.
     expect(await count('flat')).toBe(4);
     expect(await count('per-variable')).toBe(2 * shapes.length + 2);
+    await expectNoLeak(() => globalNorm(grads, { layout: 'flat' }), 'flat globalNorm');
     expect(() => globalNorm(grads, { layout: 'packed' as 'flat' })).toThrow(/globalNorm: options.layout must be 'flat' or 'per-variable'/);
     tf.dispose(grads);
   });
