@@ -18,6 +18,8 @@ import { releaseBackend, selectBackend, type BackendName } from '../src/selectBa
 const backend = (process.argv[2] ?? 'wasm') as BackendName;
 const batch = Number(process.argv[3] ?? (backend === 'cpu' ? 4 : 32));
 const SHAPES = [
+  { label: '32x32 3->64 s1 (input conv)', hw: 32, ci: 3, co: 64, stride: 1 },
+  { label: '32x32 64->3 s1 (output conv)', hw: 32, ci: 64, co: 3, stride: 1 },
   { label: '32x32 64->64 s1', hw: 32, ci: 64, co: 64, stride: 1 },
   { label: '32x32 192->64 s1', hw: 32, ci: 192, co: 64, stride: 1 },
   { label: '32x32 64->64 s2', hw: 32, ci: 64, co: 64, stride: 2 },

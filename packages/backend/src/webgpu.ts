@@ -42,15 +42,17 @@ export interface WebgpuOptions {
    */
   filterGradient?: WebgpuFilterGradient;
   /**
-   * `'wgsl'`: sums over leading axes (bias gradients, GroupNorm's dgamma/dbeta, the gradient norm)
-   * by WGSL programs that skip tfjs's transpose and split long reductions across workgroups.
-   * Tested, not yet timed on a GPU. Default `'tfjs'`.
+   * `'wgsl'` (default): sums over leading axes (bias gradients, GroupNorm's dgamma/dbeta, the
+   * gradient norm) by WGSL programs that skip tfjs's transpose and split long reductions across
+   * workgroups; a refUNet step at batch 256 ran 16% faster on an H200 (BENCHMARKS.md). `'tfjs'`:
+   * tfjs's own kernel.
    */
   reductions?: 'tfjs' | 'wgsl';
   /**
-   * `'wgsl'`: registers the fused GroupNorm kernels (`MtdGroupNorm`, `MtdGroupNormGrad`) that
-   * `@mtd/nn`'s `groupNorm` then uses: 2 dispatches forward and 6 backward instead of ~35. Tested,
-   * not yet timed on a GPU. Default `'tfjs'` (tfjs ops).
+   * `'wgsl'` (default): registers the fused GroupNorm kernels (`MtdGroupNorm`, `MtdGroupNormGrad`)
+   * that `@mtd/nn`'s `groupNorm` then uses: 2 dispatches forward and 6 backward instead of ~35; a
+   * refUNet step ran 18% (batch 64) and 26% (batch 256) faster on an H200 (BENCHMARKS.md).
+   * `'tfjs'`: none registered, so `groupNorm` runs as tfjs ops.
    */
   groupNorm?: 'tfjs' | 'wgsl';
 }
@@ -58,8 +60,8 @@ export interface WebgpuOptions {
 /** The options that apply each time WebGPU is selected: all checked before any is applied. */
 function applyWebgpuSettings(options: WebgpuOptions): void {
   const filterGradient = oneOf('filterGradient', options.filterGradient ?? 'im2col', ['im2col', 'wgsl'] as const);
-  const reductions = oneOf('reductions', options.reductions ?? 'tfjs', ['tfjs', 'wgsl'] as const);
-  const groupNorm = oneOf('groupNorm', options.groupNorm ?? 'tfjs', ['tfjs', 'wgsl'] as const);
+  const reductions = oneOf('reductions', options.reductions ?? 'wgsl', ['tfjs', 'wgsl'] as const);
+  const groupNorm = oneOf('groupNorm', options.groupNorm ?? 'wgsl', ['tfjs', 'wgsl'] as const);
   const size = options.submitBatchSize;
   if (size !== undefined && (!Number.isInteger(size) || size < 1)) {
     throw new RangeError(`selectBackend: options.webgpu.submitBatchSize must be an integer >= 1, got ${String(size)}`);

@@ -48,8 +48,8 @@ export interface GroupNormOptions {
   /**
    * With the closed-form gradient, run the forward and the gradient as the backend's fused
    * GroupNorm kernels (`MtdGroupNorm`, `MtdGroupNormGrad`: a few dispatches instead of ~35).
-   * Default: when the current backend has them registered (`@mtd/backend` registers them for
-   * webgpu with `selectBackend('webgpu', { webgpu: { groupNorm: 'wgsl' } })`).
+   * Default: when the current backend has them registered (`@mtd/backend`'s `selectBackend`
+   * registers them for webgpu unless given `{ webgpu: { groupNorm: 'tfjs' } }`).
    */
   fused?: boolean;
 }

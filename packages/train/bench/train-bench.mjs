@@ -1,21 +1,21 @@
 // Training throughput of the example configs:
 //   node bench/train-bench.mjs [--backends cpu,wasm] [--steps 20] [--configs mixture,tiny-unet] [--batch N]
 //                              [--kernels] [--profile] [--baseline] [--layout flat|per-variable]
-//                              [--tf-flag NAME=VALUE]... [--dawn-toggles a,b] [--filter-grad im2col|wgsl] [--reductions wgsl] [--group-norm wgsl]
+//                              [--tf-flag NAME=VALUE]... [--dawn-toggles a,b] [--filter-grad im2col|wgsl] [--reductions tfjs|wgsl] [--group-norm tfjs|wgsl]
 // Builds each config's experiment, runs a warm-up step, then times `--steps` Trainer steps (one
 // loss read-back per step, as in real training). Timing lives here, never in a test.
 //   --kernels   a table of the kernels one step runs (count per kernel).
 //   --profile   GPU time per kernel from WebGPU timestamps (Dawn's allow_unsafe_apis), top-level
 //               kernels only, so a kernel made of other kernels is not counted twice.
-//   --baseline  tfjs's own conv-gradient kernels and the per-variable Adam/EMA layout: what the
-//               project's WebGPU kernel and layout changes are measured against. The correctness
-//               replacements stay (without the AddN fix WebGPU drops whole command buffers that
-//               fail validation, and a step looks faster than it is).
+//   --baseline  tfjs's own conv-gradient kernels, reductions and GroupNorm ops and the per-variable
+//               Adam/EMA layout: what the project's WebGPU kernel and layout changes are measured
+//               against. The correctness replacements stay (without the AddN fix WebGPU drops
+//               whole command buffers that fail validation, and a step looks faster than it is).
 //   --tf-flag   a tfjs environment flag, e.g. WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE=64 (repeatable).
 //   --dawn-toggles  Dawn device toggles, e.g. skip_validation,disable_robustness.
-//   --filter-grad   wgsl: selectBackend's webgpu.filterGradient option (the WGSL filter gradient).
-//   --reductions    wgsl: selectBackend's webgpu.reductions option (leading-axes sums in WGSL).
-//   --group-norm    wgsl: selectBackend's webgpu.groupNorm option (the fused GroupNorm kernels).
+//   --filter-grad   selectBackend's webgpu.filterGradient option (im2col + matMul, or the WGSL GEMM).
+//   --reductions    selectBackend's webgpu.reductions option (tfjs's Sum, or leading-axes sums in WGSL).
+//   --group-norm    selectBackend's webgpu.groupNorm option (tfjs ops, or the fused GroupNorm kernels).
 // Each row also gives the process's CPU time per step beside the wall time: a step whose CPU time
 // is close to its wall time is bound by per-kernel dispatch, not by the GPU.
 import { readFile } from 'node:fs/promises';
@@ -135,6 +135,8 @@ for (const backendName of values.backends.split(',')) {
   await selectBackend(backendName, {
     registerKernels: !values.baseline,
     webgpu: {
+      // The baseline: tfjs's own reductions and GroupNorm ops too.
+      ...(values.baseline ? { reductions: 'tfjs', groupNorm: 'tfjs' } : {}),
       ...(toggles.length > 0 ? { dawnFlags: [`enable-dawn-features=${toggles.join(',')}`] } : {}),
       ...(values['filter-grad'] ? { filterGradient: values['filter-grad'] } : {}),
       ...(values.reductions ? { reductions: values.reductions } : {}),

@@ -3,8 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { availableBackends, withBackend } from '../harness.js';
 import { selectBackend, type BackendName } from '../selectBackend.js';
-import { filterGradientSplits } from './conv2dBackprop.js';
-import { conv2dBackpropFilterWgsl } from './conv2dFilterGradWgsl.js';
+import { conv2dBackpropFilterWgsl, wgslFilterGradientSplits } from './conv2dFilterGradWgsl.js';
 import { CASES, makeData, tfPad, TOL, type Case } from './convCases.testutil.js';
 import { conv2dBackpropFilterRef, f64 } from './reference.js';
 
@@ -13,11 +12,13 @@ beforeAll(async () => {
   backends = await availableBackends();
 });
 
-// Past one 32x32 tile in both output axes (r = 3*3*5 = 45, 37 output channels) and long enough
-// (2 x 18 x 18 = 648 rows) to be split; and a split whose last slab is short.
+// Past one 64x64 tile in both output axes with scalar loads (67 and 70 channels) and long enough
+// (3 x 28 x 28 = 2,352 rows) to be split in two; vec4 loads (channels multiples of 4) past a tile,
+// strided; vec4 loads split with a short last slab.
 const BIG: Case[] = [
-  { label: 'two tiles each way, split', x: [2, 18, 18, 5], k: [3, 3], outC: 37, strides: [1, 1], pad: 'same' },
-  { label: 'short last slab', x: [3, 11, 13, 2], k: [3, 3], outC: 3, strides: [1, 1], pad: 'same' },
+  { label: 'two tiles each way, scalar loads, split', x: [3, 28, 28, 67], k: [3, 3], outC: 70, strides: [1, 1], pad: 'same' },
+  { label: 'two tiles each way, vec4 loads, stride 2', x: [2, 24, 24, 68], k: [3, 3], outC: 72, strides: [2, 2], pad: 'same' },
+  { label: 'vec4 loads, short last slab', x: [6, 24, 20, 8], k: [3, 3], outC: 12, strides: [1, 1], pad: 'valid' },
 ];
 
 // webgpu only (see addN.test.ts on Dawn's teardown after a cpu case in the same file).
@@ -40,10 +41,13 @@ describe('conv2dBackpropFilterWgsl (the WGSL implicit GEMM)', () => {
 
   it('splits long reductions, handles NCHW, leaks nothing and refuses other backends', async (ctx) => {
     if (!backends.includes('webgpu')) ctx.skip();
-    // 648 rows, 2 x 2 tiles: 2 slabs; refUNet's 32x32x64 layer at batch 256: 16 slabs.
-    expect(filterGradientSplits(648, 45, 37)).toBe(2);
-    expect(filterGradientSplits(256 * 32 * 32, 576, 64)).toBe(15);
-    expect(filterGradientSplits(100, 45, 37)).toBe(1);
+    // About 1,024 workgroups, at least 1,024 rows a slab: refUNet's 32x32x64 layer (9 tiles) at
+    // batch 256: 114 slabs; at batch 64: 64; the 8x8 128->128 layer at batch 256: 16.
+    expect(wgslFilterGradientSplits(256 * 32 * 32, 9)).toBe(114);
+    expect(wgslFilterGradientSplits(64 * 32 * 32, 9)).toBe(64);
+    expect(wgslFilterGradientSplits(256 * 8 * 8, 36)).toBe(16);
+    expect(wgslFilterGradientSplits(2352, 36)).toBe(2);
+    expect(wgslFilterGradientSplits(100, 9)).toBe(1);
     await withBackend('webgpu', async () => {
       const c = CASES[1]!;
       const d = makeData(c, 7);
@@ -53,7 +57,7 @@ describe('conv2dBackpropFilterWgsl (the WGSL implicit GEMM)', () => {
       const dW = conv2dBackpropFilterWgsl({ x: xt, dy: dyt, filterShape: d.wShape, strides: c.strides, pad: tfPad(c.pad), dataFormat: 'NCHW' });
       const ref = conv2dBackpropFilterRef(f64(d.x), c.x, f64(d.dy), d.wShape, c.strides[0], c.strides[1], c.pad);
       expectClose(await dW.data(), ref, { ...TOL, label: 'wgsl dW NCHW' });
-      const big = BIG[0]!;
+      const big = BIG[2]!;
       const bd = makeData(big, 8);
       const [bx, bdy] = [tf.tensor4d(bd.x, big.x), tf.tensor4d(bd.dy, bd.dyShape)];
       await expectNoLeak(() => conv2dBackpropFilterWgsl({ x: bx, dy: bdy, filterShape: bd.wShape, strides: 1, pad: 'same' }), 'wgsl dW split');
@@ -68,29 +72,27 @@ describe('conv2dBackpropFilterWgsl (the WGSL implicit GEMM)', () => {
     });
   });
 
-  it("runs as the registered filter gradient with selectBackend's filterGradient: 'wgsl'", async (ctx) => {
+  it("runs as the registered filter gradient with selectBackend's filterGradient: 'wgsl' (16+ channels)", async (ctx) => {
     if (!backends.includes('webgpu')) ctx.skip();
-    const c = CASES[4]!;
-    const d = makeData(c, 21);
-    const ref = conv2dBackpropFilterRef(f64(d.x), c.x, f64(d.dy), d.wShape, c.strides[0], c.strides[1], c.pad);
-    const gradient = async () => {
+    // 16 and 20 channels: the WGSL GEMM; 2 channels (an RGB-like conv): im2col even with 'wgsl'.
+    const wide: Case = { label: 'wide', x: [2, 7, 6, 16], k: [3, 3], outC: 20, strides: [1, 1], pad: 'same' };
+    const gradient = async (c: Case) => {
+      const d = makeData(c, 21);
+      const ref = conv2dBackpropFilterRef(f64(d.x), c.x, f64(d.dy), d.wShape, c.strides[0], c.strides[1], c.pad);
       const [x, w, dy] = [tf.tensor4d(d.x, c.x), tf.tensor4d(d.w, d.wShape), tf.tensor4d(d.dy, d.dyShape)];
       const loss = (ww: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(x, ww as tf.Tensor4D, c.strides, tfPad(c.pad)), dy));
       const info = await tf.profile(() => tf.grad(loss)(w));
       const dW = info.result as tf.Tensor;
-      const values = await dW.data();
+      expectClose(await dW.data(), ref, { ...TOL, label: `registered dW ${c.label}` });
       tf.dispose([x, w, dy, dW]);
-      return { values, names: info.kernels.map((k) => k.name) };
+      return info.kernels.map((k) => k.name);
     };
     try {
       await selectBackend('webgpu', { webgpu: { filterGradient: 'wgsl' } });
-      const wgsl = await gradient();
-      expectClose(wgsl.values, ref, { ...TOL, label: 'registered wgsl dW' });
-      expect(wgsl.names).not.toContain('StridedSlice');
-      await selectBackend('webgpu');
-      const im2col = await gradient();
-      expectClose(im2col.values, ref, { ...TOL, label: 'registered im2col dW' });
-      expect(im2col.names).toContain('StridedSlice');
+      expect(await gradient(wide)).not.toContain('StridedSlice');
+      expect(await gradient(CASES[4]!)).toContain('StridedSlice');
+      await selectBackend('webgpu', { webgpu: { filterGradient: 'im2col' } });
+      expect(await gradient(wide)).toContain('StridedSlice');
       await expect(selectBackend('webgpu', { webgpu: { filterGradient: 'cuda' as 'wgsl' } })).rejects.toThrow(
         /options\.webgpu\.filterGradient must be 'im2col' or 'wgsl', got cuda/,
       );

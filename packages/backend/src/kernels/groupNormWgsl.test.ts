@@ -102,10 +102,13 @@ describe("the fused GroupNorm kernels (webgpu, selectBackend's groupNorm: 'wgsl'
       ).toThrow(
         /MtdGroupNorm: attrs.groups must be a divisor of the 6 channels, got 4/,
       );
+      // 'tfjs': nothing registered, so @mtd/nn's groupNorm runs tfjs ops; on by default.
+      await selectBackend('webgpu', { webgpu: { groupNorm: 'tfjs' } });
+      expect(tf.getKernel(GROUP_NORM_KERNEL, 'webgpu')).toBeUndefined();
+      await selectBackend('webgpu');
+      expect(tf.getKernel(GROUP_NORM_KERNEL, 'webgpu')).toBeDefined();
     } finally {
       await selectBackend('webgpu');
     }
-    // Off by default: nothing registered, so @mtd/nn's groupNorm keeps its tfjs ops.
-    expect(tf.getKernel(GROUP_NORM_KERNEL, 'webgpu')).toBeUndefined();
   });
 });

@@ -73,6 +73,12 @@ describe("webgpu Sum with reductions: 'wgsl' (leading axes, split across workgro
       expect(inner.programs).toContain('TransposeProgram');
       expect(inner.programs).not.toContain('LeadingSumProgram');
       tf.dispose([x, inner.out]);
+      // 'tfjs': tfjs's kernel for the leading sums too (the default is 'wgsl').
+      await selectBackend('webgpu', { webgpu: { reductions: 'tfjs' } });
+      const lead = tf.tensor(rng.fillNormal(new Float32Array(300 * 5)), [300, 5]);
+      const plain = await programsOf(() => tf.sum(lead, [0]));
+      expect(plain.programs).not.toContain('LeadingSumProgram');
+      tf.dispose([lead, plain.out]);
       await expect(selectBackend('webgpu', { webgpu: { reductions: 'fast' as 'wgsl' } })).rejects.toThrow(
         /options\.webgpu\.reductions must be 'tfjs' or 'wgsl', got fast/,
       );

@@ -73,9 +73,17 @@ export function setWebgpuFilterGradient(form: WebgpuFilterGradient): void {
   webgpuFilterGradient = form;
 }
 
-const conv2dBackpropFilterWebgpu = filterGradient((args) =>
-  webgpuFilterGradient === 'wgsl' ? conv2dBackpropFilterWgsl(args) : conv2dBackpropFilterViaMatMul(args),
-);
+/**
+ * Below this many input or output channels the WGSL GEMM's 64-channel tiles are mostly empty (an
+ * RGB input conv, an RGB output conv), so even with `'wgsl'` those convs take the im2col form.
+ */
+const WGSL_MIN_CHANNELS = 16;
+
+const conv2dBackpropFilterWebgpu = filterGradient((args) => {
+  const [, , inC, outC] = args.filterShape;
+  const wgsl = webgpuFilterGradient === 'wgsl' && Math.min(inC, outC) >= WGSL_MIN_CHANNELS;
+  return wgsl ? conv2dBackpropFilterWgsl(args) : conv2dBackpropFilterViaMatMul(args);
+});
 
 /** A Conv2DBackpropInput kernel as a forward conv; `convPads`: the conv pads dy itself. */
 function inputGradient(convPads: boolean): tf.KernelFunc {
