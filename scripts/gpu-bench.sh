@@ -42,6 +42,8 @@ part train-256-all-wgsl 60 $T --batch 256 --steps 5 --filter-grad wgsl --reducti
 # GPU time per kernel (timestamps: one compute pass per kernel, so a little more than in a plain step).
 part profile-64 60 $T --batch 64 --steps 2 --profile --kernels
 part profile-256 90 $T --batch 256 --steps 2 --profile
+part profile-256-wgsl 90 $T --batch 256 --steps 2 --profile --filter-grad wgsl
+part train-64-wgsl-submit256 60 $T --batch 64 --steps 10 --filter-grad wgsl --tf-flag WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE=256
 # Where the CPU time of a step goes (the step is dispatch-bound at B = 64): a V8 profile to $OUT.
 MTD_CPU_PROFILE=${OUT:-$LOG}/train-64.cpuprofile part train-64-cpuprof 60 $T --batch 64 --steps 5
 part unet 100 bash .gpu/run.sh unet --backend webgpu --batches 64,256 --steps 3

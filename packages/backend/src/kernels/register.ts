@@ -25,13 +25,14 @@ import { leadingSumDelegating } from './leadingSumWgsl.js';
  * | cpu | ResizeNearestNeighborGrad | built-in wrong for batch > 1 and for halfPixelCenters |
  * | cpu | Conv2DBackpropFilter | built-in runs at 0.01 GFLOP/s; the conv form 35-65x faster |
  * | webgpu | AddN | built-in fails WebGPU validation past 7 inputs (8 storage buffers per stage) |
- * | webgpu | Conv2DBackpropFilter | built-in is 80% of a U-Net step's GPU time (159 ms for one 32x32x64 layer on an H200; im2col + matMul about 7 ms: issue 7's profile); split-K fills the GPU |
- * | webgpu | Sum | only with `webgpu.reductions: 'wgsl'`: leading-axes sums without tfjs's transpose and with more than one workgroup per output (not yet timed on a GPU) |
+ * | webgpu | Conv2DBackpropFilter | built-in is 80% of a U-Net step's GPU time (159 ms for one 32x32x64 layer on an H200, issue 7's profile); the WGSL implicit GEMM takes 0.84 ms for it at batch 256 (im2col + split-K matMul 6 ms) |
+ * | webgpu | Sum | with `webgpu.reductions: 'wgsl'` (default): leading-axes sums without tfjs's transpose and with more than one workgroup per output (a refUNet step 16% faster on an H200) |
  * | webgpu | Conv2DBackpropInput | built-in took 2.5x the forward conv's GPU time in a refUNet step (H100, BENCHMARKS.md); stride 1 as a forward conv runs at the conv's speed |
  *
  * wasm and cpu use `conv2dBackpropFilterViaConv`; the im2col form (`conv2dBackpropFilterViaMatMul`)
- * measured 2-30x slower on both (bench/convGrads.ts). webgpu uses the im2col form: its matMul is
- * its fastest kernel (9 TFLOP/s at 4096), and the strided copies are cheap on a GPU.
+ * measured 2-30x slower on both (bench/convGrads.ts). webgpu uses a WGSL implicit GEMM
+ * (`conv2dFilterGradWgsl.ts`: 4-8x faster than the im2col form on an H200, BENCHMARKS.md); the
+ * im2col form stays as `webgpu.filterGradient: 'im2col'`.
  * cpu keeps its own Conv2DBackpropInput: 1.7-9x faster than the conv form there.
  */
 
@@ -61,29 +62,21 @@ function filterGradient(impl: (args: Conv2DBackpropFilterArgs) => tf.Tensor4D): 
   };
 }
 
-/** wasm and cpu: as a convolution; webgpu: by im2col + matMul (see the table above). */
+/** wasm and cpu: as a convolution (see the table above). */
 const conv2dBackpropFilter = filterGradient(conv2dBackpropFilterViaConv);
 
 /** How webgpu computes the filter gradient: see `WebgpuOptions.filterGradient`. */
 export type WebgpuFilterGradient = 'im2col' | 'wgsl';
-let webgpuFilterGradient: WebgpuFilterGradient = 'im2col';
+let webgpuFilterGradient: WebgpuFilterGradient = 'wgsl';
 
 /** Chooses webgpu's filter-gradient form from now on (read at every call of the kernel). */
 export function setWebgpuFilterGradient(form: WebgpuFilterGradient): void {
   webgpuFilterGradient = form;
 }
 
-/**
- * Below this many input or output channels the WGSL GEMM's 64-channel tiles are mostly empty (an
- * RGB input conv, an RGB output conv), so even with `'wgsl'` those convs take the im2col form.
- */
-const WGSL_MIN_CHANNELS = 16;
-
-const conv2dBackpropFilterWebgpu = filterGradient((args) => {
-  const [, , inC, outC] = args.filterShape;
-  const wgsl = webgpuFilterGradient === 'wgsl' && Math.min(inC, outC) >= WGSL_MIN_CHANNELS;
-  return wgsl ? conv2dBackpropFilterWgsl(args) : conv2dBackpropFilterViaMatMul(args);
-});
+const conv2dBackpropFilterWebgpu = filterGradient((args) =>
+  webgpuFilterGradient === 'wgsl' ? conv2dBackpropFilterWgsl(args) : conv2dBackpropFilterViaMatMul(args),
+);
 
 /** A Conv2DBackpropInput kernel as a forward conv; `convPads`: the conv pads dy itself. */
 function inputGradient(convPads: boolean): tf.KernelFunc {
