@@ -151,6 +151,41 @@ describe('Adam', () => {
     [...a, ...b].forEach((v) => v.variable.dispose());
   });
 
+  test('onlyIf: true updates bit for bit as unguarded, false keeps values and moments (NaN gradients too); a tensor gradScale equals the number; rewindCount', () => {
+    for (const layout of ['flat', 'per-variable'] as const) {
+      const o = { lr: 0.05, warmupSteps: 2, weightDecay: 0.01, layout };
+      const [a, b] = [variables([[0.5, -1], [2]]), variables([[0.5, -1], [2]])];
+      const [adamA, adamB] = [new Adam(a, o), new Adam(b, o)];
+      const g = (x: number) => ({ v0: tf.tensor1d([x, -2 * x]), v1: tf.tensor1d([3 * x]) });
+      const values = (vars: NamedVariable[]) => vars.flatMap((v) => Array.from(v.variable.dataSync()));
+      const moments = (adam: Adam) => tf.tidy(() => Object.values(adam.slots()).flatMap((t) => Array.from(t.dataSync())));
+      tf.tidy(() => adamA.apply(g(1), 0.5));
+      tf.tidy(() => adamB.apply(g(1), tf.scalar(0.5), { onlyIf: tf.scalar(true, 'bool') }));
+      expect(values(b), layout).toEqual(values(a));
+      expect(moments(adamB), layout).toEqual(moments(adamA));
+      const before = { p: values(b), m: moments(adamB) };
+      for (const bad of [NaN, Infinity]) {
+        tf.tidy(() => adamB.apply(g(bad), 1, { onlyIf: tf.scalar(false, 'bool') }));
+        expect(adamB.count).toBe(2);
+        adamB.rewindCount();
+        expect(values(b), layout).toEqual(before.p);
+        expect(moments(adamB), layout).toEqual(before.m);
+      }
+      expect(adamB.count).toBe(1);
+      // After a skipped update the next one is update 2 on both: the same bit for bit.
+      tf.tidy(() => adamA.apply(g(0.3)));
+      tf.tidy(() => adamB.apply(g(0.3)));
+      expect(values(b), layout).toEqual(values(a));
+      expect(() => tf.tidy(() => adamB.apply(g(1), 1, { onlyIf: tf.scalar(1) }))).toThrow(/Adam.apply: options.onlyIf must be a bool scalar tensor/);
+      expect(() => tf.tidy(() => adamB.apply(g(1), tf.tensor1d([1, 2]) as unknown as tf.Scalar))).toThrow(/Adam.apply: gradScale must be a number or a float32 scalar tensor/);
+      [adamA, adamB].forEach((x) => x.dispose());
+      [...a, ...b].forEach((v) => v.variable.dispose());
+    }
+    const lone = new Adam(variables([[1]]), { lr: 0.1 });
+    expect(() => lone.rewindCount()).toThrow('Adam.rewindCount: no update to take back (the count is 0)');
+    lone.dispose();
+  });
+
   test('leaves no tensors behind', async () => {
     const vars = variables([[1, 2, 3]]);
     const adam = new Adam(vars, { lr: 0.1, weightDecay: 0.1 });
@@ -158,6 +193,9 @@ describe('Adam', () => {
     await expectNoLeak(() => {
       for (let i = 0; i < 5; i++) adam.apply(g, 0.5);
     }, 'Adam.apply');
+    const [scale, guard] = [tf.scalar(0.5), tf.scalar(true, 'bool')];
+    await expectNoLeak(() => adam.apply(g, scale, { onlyIf: guard }), 'Adam.apply guarded');
+    tf.dispose([scale, guard]);
     tf.dispose(g);
     adam.dispose();
     vars[0]!.variable.dispose();

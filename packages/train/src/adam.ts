@@ -120,14 +120,27 @@ export class Adam {
 
   /**
    * One update from gradients by variable name, each multiplied by `gradScale` first (the
-   * gradient-clipping factor). A variable without a gradient (not connected to the loss) is left
-   * alone, moments included, as PyTorch skips parameters whose `grad` is None; the bias correction
-   * uses the global update count. Leaves no tensors behind. Every element goes through the same
-   * float32 operations whatever the `layout`.
+   * gradient-clipping factor, a number or a scalar tensor). A variable without a gradient (not
+   * connected to the loss) is left alone, moments included, as PyTorch skips parameters whose
+   * `grad` is None; the bias correction uses the global update count. Leaves no tensors behind.
+   * Every element goes through the same float32 operations whatever the `layout`.
+   *
+   * `options.onlyIf`, a boolean scalar tensor: where it is false, the variables and moments keep
+   * their values (a step that cannot read its loss back before updating guards the update with
+   * "the loss and gradient norm are finite"). The count advances either way: `rewindCount()` takes
+   * it back once the guard is known to have been false.
    */
-  apply(grads: Readonly<Record<string, tf.Tensor>>, gradScale = 1): void {
+  apply(grads: Readonly<Record<string, tf.Tensor>>, gradScale: number | tf.Scalar = 1, options: { onlyIf?: tf.Tensor } = {}): void {
     const where = 'Adam.apply';
-    checkNumber(where, 'gradScale', gradScale, { min: 0 });
+    if (gradScale instanceof tf.Tensor) {
+      if (gradScale.rank !== 0 || gradScale.dtype !== 'float32') rangeFail(where, 'gradScale', 'a number or a float32 scalar tensor', gradScale);
+    } else {
+      checkNumber(where, 'gradScale', gradScale, { min: 0 });
+    }
+    const guard = options.onlyIf;
+    if (guard !== undefined && (!(guard instanceof tf.Tensor) || guard.rank !== 0 || guard.dtype !== 'bool')) {
+      rangeFail(where, 'options.onlyIf', 'a bool scalar tensor', guard);
+    }
     for (const { name, variable } of this.variables) {
       const g = grads[name];
       if (g === undefined) continue;
@@ -140,12 +153,22 @@ export class Adam {
     const lr = this.learningRate(k);
     const bc1 = 1 - this.beta1 ** k;
     const bc2 = 1 - this.beta2 ** k;
-    const c = { stepSize: lr / bc1, invSqrtBc2: 1 / Math.sqrt(bc2), decay: 1 - lr * this.weightDecay, gradScale };
+    const c = { stepSize: lr / bc1, invSqrtBc2: 1 / Math.sqrt(bc2), decay: 1 - lr * this.weightDecay, gradScale, guard };
     for (const block of this.blocks) tf.tidy(() => this.updateBlock(block, grads, c));
     this.updates = k;
   }
 
-  private updateBlock(block: Block, grads: Readonly<Record<string, tf.Tensor>>, c: { stepSize: number; invSqrtBc2: number; decay: number; gradScale: number }): void {
+  /** Takes back the count of the last update, whose `onlyIf` guard turned out false. */
+  rewindCount(): void {
+    if (this.updates === 0) throw new RangeError('Adam.rewindCount: no update to take back (the count is 0)');
+    this.updates -= 1;
+  }
+
+  private updateBlock(
+    block: Block,
+    grads: Readonly<Record<string, tf.Tensor>>,
+    c: { stepSize: number; invSqrtBc2: number; decay: number; gradScale: number | tf.Scalar; guard: tf.Tensor | undefined },
+  ): void {
     const present = block.members.map((i) => grads[this.variables[i]!.name] !== undefined);
     if (!present.some(Boolean)) return;
     const all = present.every(Boolean);
@@ -156,13 +179,16 @@ export class Adam {
     const m = all ? block.m : flatConcat(pieces(block.m));
     const v = all ? block.v : flatConcat(pieces(block.v));
     const g0 = flatConcat(picked.map(({ name }) => grads[name]!));
-    const g = c.gradScale === 1 ? g0 : tf.mul(g0, tf.scalar(c.gradScale));
+    const g = c.gradScale === 1 ? g0 : tf.mul(g0, typeof c.gradScale === 'number' ? tf.scalar(c.gradScale) : c.gradScale);
     const p = flatConcat(picked.map(({ variable }) => variable));
     const mNew = tf.add(tf.mul(tf.scalar(this.beta1), m), tf.mul(tf.scalar(1 - this.beta1), g));
     const vNew = tf.add(tf.mul(tf.scalar(this.beta2), v), tf.mul(tf.scalar(1 - this.beta2), tf.square(g)));
     const denom = tf.add(tf.mul(tf.sqrt(vNew), tf.scalar(c.invSqrtBc2)), tf.scalar(this.epsilon));
     const decayed = this.weightDecay > 0 ? tf.mul(p, tf.scalar(c.decay)) : p;
-    const pNew = tf.sub(decayed, tf.mul(tf.scalar(c.stepSize), tf.div(mNew, denom)));
+    const stepped = tf.sub(decayed, tf.mul(tf.scalar(c.stepSize), tf.div(mNew, denom)));
+    // The guard selects, not multiplies: a NaN update times 0 is still NaN.
+    const kept = (updated: tf.Tensor, old: tf.Tensor) => (c.guard === undefined ? updated : tf.where(c.guard, updated, old));
+    const pNew = kept(stepped, p);
     // Write back: the new moments into their places (the others keep theirs), the new values
     // into each variable.
     const merge = (whole: tf.Tensor, updated: tf.Tensor) => {
@@ -177,8 +203,8 @@ export class Adam {
         }),
       );
     };
-    block.m.assign(merge(block.m, mNew));
-    block.v.assign(merge(block.v, vNew));
+    block.m.assign(merge(block.m, kept(mNew, m)));
+    block.v.assign(merge(block.v, kept(vNew, v)));
     let at = 0;
     for (const { variable } of picked) {
       variable.assign(tf.reshape(picked.length === 1 ? pNew : tf.slice(pNew, at, variable.size), variable.shape));

@@ -1,7 +1,7 @@
 import { expectNoLeak } from '@mtd/testkit';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, test } from 'vitest';
-import { clipFactor, globalNorm } from './clip.js';
+import { clipFactor, clipScale, globalNorm } from './clip.js';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -42,6 +42,19 @@ describe('gradient clipping', () => {
     expect(clipFactor(1e9, undefined)).toBe(1);
     // The clipped norm is the maximum (within the 1e-6 guard).
     expect(10 * clipFactor(10, 2)).toBeCloseTo(2, 5);
+  });
+
+  test('clipScale is clipFactor on the device (float32), 1 without a maximum, and leaks nothing', async () => {
+    for (const [norm, max] of [[10, 1], [0.5, 1], [3.25, 3.25], [1e-9, 0.1], [1e9, undefined], [7, Infinity]] as const) {
+      const n = tf.scalar(norm);
+      const got = tf.tidy(() => clipScale(n, max).dataSync()[0]!);
+      expect(Math.abs(got - clipFactor(norm, max)), `${norm} ${max}`).toBeLessThanOrEqual(1e-7 * clipFactor(norm, max));
+      await expectNoLeak(() => clipScale(n, max), 'clipScale');
+      n.dispose();
+    }
+    const nan = tf.scalar(NaN);
+    expect(Number.isNaN(tf.tidy(() => clipScale(nan, 1).dataSync()[0]!))).toBe(true);
+    nan.dispose();
   });
 });
 

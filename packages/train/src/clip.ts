@@ -30,3 +30,13 @@ export function clipFactor(norm: number, maxNorm: number | undefined): number {
   if (maxNorm === undefined || maxNorm === Infinity) return 1;
   return Math.min(1, maxNorm / (norm + 1e-6));
 }
+
+/**
+ * `clipFactor` on the device: `min(1, maxNorm / (norm + 1e-6))` from the norm tensor, as a new
+ * float32 scalar, so a step can clip without reading the norm back first (on a GPU that read-back
+ * stalls the step until its gradients are done). `maxNorm` undefined or infinite gives 1.
+ */
+export function clipScale(norm: tf.Scalar, maxNorm: number | undefined): tf.Scalar {
+  if (maxNorm === undefined || maxNorm === Infinity) return tf.scalar(1);
+  return tf.tidy(() => tf.minimum(tf.scalar(1), tf.div(tf.scalar(maxNorm), tf.add(norm, tf.scalar(1e-6)))) as tf.Scalar);
+}

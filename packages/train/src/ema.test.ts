@@ -31,6 +31,31 @@ describe('Ema', () => {
     v.dispose();
   });
 
+  test('onlyIf: true is the plain update bit for bit, false keeps the shadows; rewindCount takes the count back', () => {
+    const v = tf.variable(tf.tensor1d([1, -2, 0.5]));
+    for (const layout of ['flat', 'per-variable'] as const) {
+      const [a, b] = [new Ema([{ name: 'w', variable: v }], { decay: 0.9, layout }), new Ema([{ name: 'w', variable: v }], { decay: 0.9, layout })];
+      const shadow = (e: Ema) => tf.tidy(() => Array.from(e.slots()['w']!.dataSync()));
+      tf.tidy(() => v.assign(tf.tensor1d([0.3, 0.1, -4])));
+      a.update();
+      tf.tidy(() => b.update({ onlyIf: tf.scalar(true, 'bool') }));
+      expect(shadow(b), layout).toEqual(shadow(a));
+      const before = shadow(b);
+      tf.tidy(() => v.assign(tf.tensor1d([NaN, 2, 3])));
+      tf.tidy(() => b.update({ onlyIf: tf.scalar(false, 'bool') }));
+      expect(shadow(b), layout).toEqual(before);
+      expect(b.count).toBe(2);
+      b.rewindCount();
+      expect(b.count).toBe(1);
+      expect(() => tf.tidy(() => b.update({ onlyIf: tf.scalar(0) }))).toThrow(/Ema.update: options.onlyIf must be a bool scalar tensor/);
+      [a, b].forEach((e) => e.dispose());
+    }
+    const fresh = new Ema([{ name: 'w', variable: v }], { decay: 0.9 });
+    expect(() => fresh.rewindCount()).toThrow('Ema.rewindCount: no update to take back (the count is 0)');
+    fresh.dispose();
+    v.dispose();
+  });
+
   test('withWeights swaps the EMA weights in and restores the trained ones, also on a throw', async () => {
     const v = tf.variable(tf.tensor1d([0, 0]));
     const ema = new Ema([{ name: 'w', variable: v }], { decay: 0.5, warmup: false });

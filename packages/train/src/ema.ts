@@ -63,14 +63,31 @@ export class Ema {
     return this.warmup ? Math.min(this.decay, (1 + k) / (10 + k)) : this.decay;
   }
 
-  /** One update from the current variable values. */
-  update(): void {
+  /**
+   * One update from the current variable values. `options.onlyIf`, a boolean scalar tensor: where
+   * it is false the shadows keep their values; the count advances either way (`rewindCount()`
+   * takes it back), as `Adam.apply`'s guard.
+   */
+  update(options: { onlyIf?: tf.Tensor } = {}): void {
+    const guard = options.onlyIf;
+    if (guard !== undefined && (!(guard instanceof tf.Tensor) || guard.rank !== 0 || guard.dtype !== 'bool')) {
+      rangeFail('Ema.update', 'options.onlyIf', 'a bool scalar tensor', guard);
+    }
     const k = this.updates + 1;
     const d = this.decayAt(k);
     for (const block of this.blocks) {
-      tf.tidy(() => block.shadow.assign(tf.add(tf.mul(tf.scalar(d), block.shadow), tf.mul(tf.scalar(1 - d), this.flatValues(block.members)))));
+      tf.tidy(() => {
+        const next = tf.add(tf.mul(tf.scalar(d), block.shadow), tf.mul(tf.scalar(1 - d), this.flatValues(block.members)));
+        block.shadow.assign(guard === undefined ? next : tf.where(guard, next, block.shadow));
+      });
     }
     this.updates = k;
+  }
+
+  /** Takes back the count of the last update, whose `onlyIf` guard turned out false. */
+  rewindCount(): void {
+    if (this.updates === 0) throw new RangeError('Ema.rewindCount: no update to take back (the count is 0)');
+    this.updates -= 1;
   }
 
   /** The shadows by variable name, shaped like the variables. New tensors: the caller disposes them. */

@@ -10,7 +10,7 @@ export { mlpModel, MlpModel, type MlpModelOptions } from './mlp-model.js';
 export { Adam, learningRateAt, type AdamOptions } from './adam.js';
 export type { StateLayout } from './packing.js';
 export { Ema, type EmaOptions } from './ema.js';
-export { globalNorm, clipFactor } from './clip.js';
+export { globalNorm, clipFactor, clipScale } from './clip.js';
 export {
   generatorSource,
   datasetSource,

@@ -160,6 +160,10 @@ describe('divergence', () => {
       expect(Array.from(data).every(Number.isFinite), name).toBe(true);
       expect(Array.from(data), name).toEqual(Array.from(ckpt.tensors[`model/${name}`]!.data as Float32Array));
     }
+    // The optimizer's and the EMA's counts too: a checkpoint written now holds step 6's.
+    await trainer.saveCheckpoint(join(ckptDir, 'after'));
+    const after = await readCheckpoint(join(ckptDir, 'after'));
+    expect([after.state.step, after.state.adam.count, after.state.ema?.count]).toEqual([6, 6, 6]);
     const logged = await new JsonlLog(join(ckptDir, 'log.jsonl')).read();
     expect(logged.map((r) => r['step'])).toEqual([1, 2, 3, 4, 5, 6]);
     expect(lines.length).toBe(6);

@@ -14,7 +14,7 @@ import {
   type Checkpoint,
   type CheckpointState,
 } from './checkpoint.js';
-import { clipFactor, globalNorm } from './clip.js';
+import { clipFactor, clipScale, globalNorm } from './clip.js';
 import type { DataSource, TrainBatch } from './data.js';
 import { Ema, type EmaOptions } from './ema.js';
 import { rangeFail, typeFail } from '@mtd/errors';
@@ -236,8 +236,9 @@ export class Trainer {
 
   /**
    * One step of Algorithm 2. Throws `TrainingDivergedError` (naming the step) if the loss or the
-   * gradient norm is NaN or infinite, BEFORE anything is updated: the model, the moments and the
-   * EMA keep the last good state.
+   * gradient norm is NaN or infinite; the update of such a step is not made (it is queued with a
+   * guard, so the step needs one read-back at its end): the model, the moments, the EMA and their
+   * counts keep the last good state.
    */
   async trainStep(): Promise<StepResult> {
     const where = 'Trainer.trainStep';
@@ -311,17 +312,32 @@ export class Trainer {
         const g = result.grads[variable.name];
         if (g !== undefined) named[name] = g;
       }
-      const stats = tf.tidy(() => tf.stack([result.value, ...kept.slice(0, -1), globalNorm(Object.values(named), { layout: this.adam.layout })]));
+      // The whole step is queued before anything is read back: the clip factor is computed on the
+      // device and the update is guarded by "loss and norm finite" (a select, so a diverged step
+      // leaves the weights, moments and EMA as they were). Reading the loss back between the
+      // gradients and the update stalled a GPU step at that point (issue 7).
+      const { stats, scale, finite } = tf.tidy(() => {
+        const norm = globalNorm(Object.values(named), { layout: this.adam.layout });
+        return {
+          stats: tf.stack([result.value, ...kept.slice(0, -1), norm]),
+          scale: clipScale(norm, this.clipGradNorm),
+          finite: tf.logicalAnd(tf.isFinite(result.value), tf.isFinite(norm)).reshape([]),
+        };
+      });
+      kept.push(stats, scale, finite);
+      const lr = this.adam.nextLearningRate();
+      this.adam.apply(named, scale, { onlyIf: finite });
+      this.ema?.update({ onlyIf: finite });
       const values = await stats.data();
-      stats.dispose();
       const loss = values[0]!;
       const gradNorm = values[values.length - 1]!;
-      if (!Number.isFinite(loss)) throw new TrainingDivergedError(k, 'loss', loss, this.lastCheckpoint);
-      if (!Number.isFinite(gradNorm)) throw new TrainingDivergedError(k, 'gradient norm', gradNorm, this.lastCheckpoint);
+      if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
+        this.adam.rewindCount();
+        this.ema?.rewindCount();
+        if (!Number.isFinite(loss)) throw new TrainingDivergedError(k, 'loss', loss, this.lastCheckpoint);
+        throw new TrainingDivergedError(k, 'gradient norm', gradNorm, this.lastCheckpoint);
+      }
       const clip = clipFactor(gradNorm, this.clipGradNorm);
-      const lr = this.adam.nextLearningRate();
-      this.adam.apply(named, clip);
-      this.ema?.update();
       this.completed = k;
       const terms: Record<string, number> = {};
       termNames.forEach((n, i) => (terms[n] = values[2 + i]!));

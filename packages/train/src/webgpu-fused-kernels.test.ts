@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 
 // @mtd/backend's WGSL kernels, end to end through a U-Net's gradient: the fused GroupNorm
 // (whose kernel names @mtd/nn looks up), the WGSL filter gradient and the WGSL leading-axes sums.
-describe('webgpu with the WGSL kernels: the same U-Net gradients as tfjs's kernels and ops', () => {
+describe("webgpu with the WGSL kernels: the same U-Net gradients as tfjs's kernels and ops", () => {
   it('agrees to 1e-4 on every parameter, and the fused GroupNorm kernels are the ones that run', async (ctx) => {
     if (!(await availableBackends()).includes('webgpu')) ctx.skip();
     const config = { imageSize: 8, inChannels: 2, baseChannels: 8, channelMults: [1, 2], numResBlocks: 1, attentionResolutions: [4], groups: 4 };
