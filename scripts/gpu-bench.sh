@@ -3,10 +3,11 @@
 # the benches travel packed by gpu-pack). Here, once per change:
 #   pnpm build && bash scripts/gpu-pack-bench.sh
 # then on the device, from the repository root:  bash scripts/gpu-bench.sh  (carry .gpu)
-# Prints, in order: the card, the PyTorch twin, the conv-gradient forms per refUNet layer, the
-# Trainer step on webgpu at B = 64 and 256 (against tfjs's own kernels, with a larger submit size,
-# with the WGSL filter gradient; then a per-kernel GPU-time profile), a CPU profile of the
-# B = 64 step, and refUNet's plain training step and forward (sampling) throughput. About 4 min.
+# Prints, in order: the card, the PyTorch twin, the conv forms per refUNet layer, the Trainer
+# step on webgpu at B = 64 and 256 (against tfjs's own kernels, with a larger submit size, with
+# tfjs's kernels for what ours replace by default, with the WGSL conv; then a per-kernel GPU-time
+# profile), a CPU profile of the B = 64 step, and refUNet's plain training step and forward
+# (sampling) throughput. About 4 min.
 # Per-part logs go to /tmp/gpu-bench. PARTS="torch train-256 ..." runs only the parts named.
 set -u
 # One log of everything, and the CPU profile, to $OUT (few files come back from a device call).
@@ -31,19 +32,15 @@ part train-64-submit256 60 $T --batch 64 --steps 10 --tf-flag WEBGPU_DEFERRED_SU
 part train-256 60 $T --batch 256 --steps 5
 part train-256-baseline 90 $T --batch 256 --steps 3 --baseline
 part train-256-submit256 60 $T --batch 256 --steps 5 --tf-flag WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE=256
-# The WGSL kernels, not yet timed: selectBackend's webgpu.filterGradient, .reductions and .groupNorm.
-part train-64-wgsl 60 $T --batch 64 --steps 10 --filter-grad wgsl
-part train-256-wgsl 60 $T --batch 256 --steps 5 --filter-grad wgsl
-part train-256-sums 60 $T --batch 256 --steps 5 --reductions wgsl
-part train-64-groupnorm 60 $T --batch 64 --steps 10 --group-norm wgsl
-part train-256-groupnorm 60 $T --batch 256 --steps 5 --group-norm wgsl
-part train-64-all-wgsl 60 $T --batch 64 --steps 10 --filter-grad wgsl --reductions wgsl --group-norm wgsl
-part train-256-all-wgsl 60 $T --batch 256 --steps 5 --filter-grad wgsl --reductions wgsl --group-norm wgsl --profile
+# The WGSL kernels: the defaults against tfjs's (filter gradient, sums, GroupNorm); the WGSL conv.
+part train-64-tfjs-kernels 60 $T --batch 64 --steps 10 --filter-grad im2col --reductions tfjs --group-norm tfjs
+part train-256-tfjs-kernels 60 $T --batch 256 --steps 5 --filter-grad im2col --reductions tfjs --group-norm tfjs
+part train-64-conv 60 $T --batch 64 --steps 10 --conv wgsl
+part train-256-conv 60 $T --batch 256 --steps 5 --conv wgsl
+part profile-256-conv 90 $T --batch 256 --steps 2 --profile --conv wgsl
 # GPU time per kernel (timestamps: one compute pass per kernel, so a little more than in a plain step).
 part profile-64 60 $T --batch 64 --steps 2 --profile --kernels
 part profile-256 90 $T --batch 256 --steps 2 --profile
-part profile-256-wgsl 90 $T --batch 256 --steps 2 --profile --filter-grad wgsl
-part train-64-wgsl-submit256 60 $T --batch 64 --steps 10 --filter-grad wgsl --tf-flag WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE=256
 # Where the CPU time of a step goes (the step is dispatch-bound at B = 64): a V8 profile to $OUT.
 MTD_CPU_PROFILE=${OUT:-$LOG}/train-64.cpuprofile part train-64-cpuprof 60 $T --batch 64 --steps 5
 part unet 100 bash .gpu/run.sh unet --backend webgpu --batches 64,256 --steps 3

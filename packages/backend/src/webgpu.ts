@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { setWebgpuGroupNorm } from './kernels/groupNormWgsl.js';
 import { setLeadingSumWgsl } from './kernels/leadingSumWgsl.js';
+import { setConv2dWgsl } from './kernels/conv2dWgsl.js';
 import { setWebgpuFilterGradient, type WebgpuFilterGradient } from './kernels/register.js';
 
 /**
@@ -56,6 +57,12 @@ export interface WebgpuOptions {
    * `'tfjs'`: none registered, so `groupNorm` runs as tfjs ops.
    */
   groupNorm?: 'tfjs' | 'wgsl';
+  /**
+   * `'wgsl'`: the registered `Conv2D` runs NHWC convs with 16k input and 4k output channels as a
+   * WGSL implicit GEMM in 64x64 tiles (also the stride-1 input gradient, computed as a forward
+   * conv); others stay with tfjs's kernel. Tested, not yet timed on a GPU. Default `'tfjs'`.
+   */
+  conv2d?: 'tfjs' | 'wgsl';
 }
 
 /** The options that apply each time WebGPU is selected: all checked before any is applied. */
@@ -63,6 +70,7 @@ function applyWebgpuSettings(options: WebgpuOptions): void {
   const filterGradient = oneOf('filterGradient', options.filterGradient ?? 'wgsl', ['im2col', 'wgsl'] as const);
   const reductions = oneOf('reductions', options.reductions ?? 'wgsl', ['tfjs', 'wgsl'] as const);
   const groupNorm = oneOf('groupNorm', options.groupNorm ?? 'wgsl', ['tfjs', 'wgsl'] as const);
+  const conv2d = oneOf('conv2d', options.conv2d ?? 'tfjs', ['tfjs', 'wgsl'] as const);
   const size = options.submitBatchSize;
   if (size !== undefined && (!Number.isInteger(size) || size < 1)) {
     throw new RangeError(`selectBackend: options.webgpu.submitBatchSize must be an integer >= 1, got ${String(size)}`);
@@ -70,6 +78,7 @@ function applyWebgpuSettings(options: WebgpuOptions): void {
   setWebgpuFilterGradient(filterGradient);
   setLeadingSumWgsl(reductions === 'wgsl');
   setWebgpuGroupNorm(groupNorm === 'wgsl');
+  setConv2dWgsl(conv2d === 'wgsl');
   if (size !== undefined) tf.env().set('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE', size);
 }
 

@@ -168,33 +168,137 @@ class ApplyProgram extends FlatProgram {
   }
 }
 
-/** Per (example, group): sum of g = dy gamma and of g xh. */
+/**
+ * Per (example, group): sum of g = dy gamma and of g xh; in a row of `width` values. With
+ * `channelSums` (when a group's channel count divides the workgroup, so each thread keeps one
+ * channel), the row also holds that example's per-channel sums of dy and of dy xh (its share of
+ * dbeta and dgamma): [s1, s2, dy sums (perGroup), dy xh sums (perGroup)].
+ */
 class GradStatsProgram extends PerGroupProgram {
   variableNames = ['dy', 'x', 'gamma', 'stats'];
-  shaderKey = 'mtdGroupNormGradStats';
+  shaderKey: string;
   uniforms = GROUP_UNIFORMS;
+  private readonly channelSums: boolean;
+
+  constructor(g: Geometry, channelSums: boolean) {
+    super(g);
+    this.channelSums = channelSums;
+    this.shaderKey = `mtdGroupNormGradStats_${channelSums}`;
+    this.outputShape = [g.batch * g.groups, sumsWidth(g, channelSums)];
+  }
 
   getUserCode(): string {
+    // Each lane's elements all lie in channel lane % perGroup (THREADS is a multiple of it): a
+    // tree over lanes down to perGroup leaves each channel's sum in partial[channel].
+    const channelSum = `
+      fn channelSum(lane : i32, value : f32) -> f32 {
+        partial[lane] = value;
+        workgroupBarrier();
+        for (var stride = ${THREADS / 2}; stride >= uniforms.perGroup; stride = stride / 2) {
+          if (lane < stride) {
+            partial[lane] = partial[lane] + partial[lane + stride];
+          }
+          workgroupBarrier();
+        }
+        let total = partial[lane % uniforms.perGroup];
+        workgroupBarrier();
+        return total;
+      }`;
     return `
+      ${this.channelSums ? channelSum : ''}
       ${GROUP_PROLOGUE}
         let mean = select(0.0, stats[min(id, uniforms.total - 1) * 2], id < uniforms.total);
         let r = select(0.0, stats[min(id, uniforms.total - 1) * 2 + 1], id < uniforms.total);
         var s1 = 0.0;
         var s2 = 0.0;
+        var d1 = 0.0;
+        var d2 = 0.0;
         for (var k = 0; k < uniforms.steps; k = k + 1) {
           let e = lane + k * ${THREADS};
           if (e < count) {
             let i = groupElement(b, g, e);
-            let gy = dy[i] * gamma[g * uniforms.perGroup + e % uniforms.perGroup];
+            let dyv = dy[i];
+            let xh = (x[i] - mean) * r;
+            let gy = dyv * gamma[g * uniforms.perGroup + e % uniforms.perGroup];
             s1 = s1 + gy;
-            s2 = s2 + gy * (x[i] - mean) * r;
+            s2 = s2 + gy * xh;
+            d1 = d1 + dyv;
+            d2 = d2 + dyv * xh;
           }
         }
         let t1 = workgroupSum(lane, s1);
         let t2 = workgroupSum(lane, s2);
+        let row = id * ${sumsWidthWgsl(this.channelSums)};
         if (lane == 0 && id < uniforms.total) {
-          result[id * 2] = t1;
-          result[id * 2 + 1] = t2;
+          result[row] = t1;
+          result[row + 1] = t2;
+        }
+        ${
+          this.channelSums
+            ? `let c1 = channelSum(lane, d1);
+        let c2 = channelSum(lane, d2);
+        if (lane < uniforms.perGroup && id < uniforms.total) {
+          result[row + 2 + lane] = c1;
+          result[row + 2 + uniforms.perGroup + lane] = c2;
+        }`
+            : ''
+        }
+      }
+    `;
+  }
+}
+
+/** Values per row of GradStatsProgram's output. */
+function sumsWidth(g: Geometry, channelSums: boolean): number {
+  return channelSums ? 2 + 2 * g.perGroup : 2;
+}
+
+function sumsWidthWgsl(channelSums: boolean): string {
+  return channelSums ? '(2 + 2 * uniforms.perGroup)' : '2';
+}
+
+/**
+ * dbeta (`part` 0) or dgamma (`part` 1) from GradStatsProgram's per-example channel sums: one
+ * workgroup per channel adds them over the batch.
+ */
+class ChannelSumProgram {
+  variableNames = ['sums'];
+  shaderKey = 'mtdGroupNormChannelSum';
+  uniforms = 'batch : i32, groups : i32, perGroup : i32, part : i32,';
+  outputShape: number[];
+  dispatchLayout = { x: [0] };
+  dispatch: [number, number, number];
+  workgroupSize: [number, number, number] = [64, 1, 1];
+
+  constructor(channels: number) {
+    this.outputShape = [channels];
+    this.dispatch = [channels, 1, 1];
+  }
+
+  getUserCode(): string {
+    return `
+      var<workgroup> partial : array<f32, 64>;
+      // A flat layout: tfjs passes the global index, unused here (one workgroup per channel).
+      fn main(index : i32) {
+        let lane = i32(localId.x);
+        let c = i32(workgroupId.x);
+        let g = c / uniforms.perGroup;
+        let width = 2 + 2 * uniforms.perGroup;
+        let column = 2 + uniforms.part * uniforms.perGroup + c % uniforms.perGroup;
+        var total = 0.0;
+        for (var b = lane; b < uniforms.batch; b = b + 64) {
+          total = total + sums[(b * uniforms.groups + g) * width + column];
+        }
+        partial[lane] = total;
+        workgroupBarrier();
+        for (var stride = 32; stride > 0; stride = stride / 2) {
+          if (lane < stride) {
+            partial[lane] = partial[lane] + partial[lane + stride];
+          }
+          workgroupBarrier();
+        }
+        if (lane == 0) {
+          result[c] = partial[0];
         }
       }
     `;
@@ -205,7 +309,7 @@ class GradStatsProgram extends PerGroupProgram {
 class InputGradProgram extends FlatProgram {
   variableNames = ['dy', 'x', 'gamma', 'stats', 'sums'];
   shaderKey = 'mtdGroupNormInputGrad';
-  uniforms = 'positions : i32, channels : i32, groups : i32, perGroup : i32, count : i32,';
+  uniforms = 'positions : i32, channels : i32, groups : i32, perGroup : i32, count : i32, sumsWidth : i32,';
 
   getUserCode(): string {
     return `
@@ -217,7 +321,8 @@ class InputGradProgram extends FlatProgram {
           let r = stats[s + 1];
           let xh = (x[index] - stats[s]) * r;
           let n = f32(uniforms.count);
-          setOutputAtIndex(index, r * (dy[index] * gamma[c] - sums[s] / n - xh * sums[s + 1] / n));
+          let t = (s / 2) * uniforms.sumsWidth;
+          setOutputAtIndex(index, r * (dy[index] * gamma[c] - sums[t] / n - xh * sums[t + 1] / n));
         }
       }
     `;
@@ -276,19 +381,30 @@ const groupNormGradKernel: tf.KernelFunc = (args) => {
   const { groups } = args.attrs as unknown as { groups: number };
   const g = check(x, groups, GROUP_NORM_GRAD_KERNEL);
   const backend = args.backend as unknown as WebgpuBackendLike;
-  const sums = backend.runWebGPUProgram(new GradStatsProgram(g), [dy, x, gamma, stats], 'float32', groupUniforms(g));
+  // The per-example channel sums ride along when each thread keeps to one channel; otherwise
+  // dgamma and dbeta are leading sums of full-size tensors.
+  const channelSums = THREADS % g.perGroup === 0;
+  const sums = backend.runWebGPUProgram(new GradStatsProgram(g, channelSums), [dy, x, gamma, stats], 'float32', groupUniforms(g));
   const dx = backend.runWebGPUProgram(
     new InputGradProgram(size(x.shape)),
     [dy, x, gamma, stats, sums],
     'float32',
-    intUniforms([g.positions, g.channels, g.groups, g.perGroup, g.positions * g.perGroup]),
+    intUniforms([g.positions, g.channels, g.groups, g.perGroup, g.positions * g.perGroup, sumsWidth(g, channelSums)]),
   );
+  let dgamma: tf.TensorInfo;
+  let dbeta: tf.TensorInfo;
+  if (channelSums) {
+    const part = (p: number) => backend.runWebGPUProgram(new ChannelSumProgram(g.channels), [sums], 'float32', intUniforms([g.batch, g.groups, g.perGroup, p]));
+    dbeta = part(0);
+    dgamma = part(1);
+  } else {
+    const scaled = backend.runWebGPUProgram(new ScaledGradProgram(size(x.shape)), [dy, x, stats], 'float32', intUniforms([g.positions, g.channels, g.groups, g.perGroup]));
+    const rowsShape = [g.batch * g.positions, g.channels];
+    dgamma = leadingSumWgsl(backend, { ...scaled, shape: rowsShape }, 1);
+    backend.disposeData(scaled.dataId);
+    dbeta = leadingSumWgsl(backend, { ...dy, shape: rowsShape }, 1);
+  }
   backend.disposeData(sums.dataId);
-  const scaled = backend.runWebGPUProgram(new ScaledGradProgram(size(x.shape)), [dy, x, stats], 'float32', intUniforms([g.positions, g.channels, g.groups, g.perGroup]));
-  const rowsShape = [g.batch * g.positions, g.channels];
-  const dgamma = leadingSumWgsl(backend, { ...scaled, shape: rowsShape }, 1);
-  backend.disposeData(scaled.dataId);
-  const dbeta = leadingSumWgsl(backend, { ...dy, shape: rowsShape }, 1);
   return [{ ...dx, shape: x.shape }, dgamma, dbeta];
 };
 

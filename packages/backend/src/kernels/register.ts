@@ -11,6 +11,7 @@ import { unsortedSegmentSumViaMatMul } from './unsortedSegmentSum.js';
 import { addNDelegating } from './addN.js';
 import { conv2dBackpropFilterWgsl } from './conv2dFilterGradWgsl.js';
 import { leadingSumDelegating } from './leadingSumWgsl.js';
+import { conv2dDelegating } from './conv2dWgsl.js';
 
 /**
  * Which kernels each backend gets, and why (the measurements are in PLATFORM.md):
@@ -27,6 +28,7 @@ import { leadingSumDelegating } from './leadingSumWgsl.js';
  * | webgpu | AddN | built-in fails WebGPU validation past 7 inputs (8 storage buffers per stage) |
  * | webgpu | Conv2DBackpropFilter | built-in is 80% of a U-Net step's GPU time (159 ms for one 32x32x64 layer on an H200, issue 7's profile); the WGSL implicit GEMM takes 0.84 ms for it at batch 256 (im2col + split-K matMul 6 ms) |
  * | webgpu | Sum | with `webgpu.reductions: 'wgsl'` (default): leading-axes sums without tfjs's transpose and with more than one workgroup per output (a refUNet step 16% faster on an H200) |
+ * | webgpu | Conv2D | only with `webgpu.conv2d: 'wgsl'`: an implicit GEMM in 64x64 tiles (not yet timed on a GPU) |
  * | webgpu | Conv2DBackpropInput | built-in took 2.5x the forward conv's GPU time in a refUNet step (H100, BENCHMARKS.md); stride 1 as a forward conv runs at the conv's speed |
  *
  * wasm and cpu use `conv2dBackpropFilterViaConv`; the im2col form (`conv2dBackpropFilterViaMatMul`)
@@ -192,6 +194,7 @@ const REPLACEMENTS: Record<string, readonly Replacement[]> = {
     { kernelName: tf.Conv2DBackpropInput, make: inputGradientWebgpu, delegates: true },
     { kernelName: tf.AddN, make: addNDelegating, delegates: true },
     { kernelName: tf.Sum, make: leadingSumDelegating, delegates: true },
+    { kernelName: tf.Conv2D, make: conv2dDelegating, delegates: true },
   ],
   cpu: [
     { kernelName: tf.ResizeNearestNeighborGrad, make: () => resizeNearestGradCpu },

@@ -1,0 +1,177 @@
+import * as tf from '@tensorflow/tfjs';
+import type { WebgpuBackendLike } from './wgslProgram.js';
+
+/**
+ * The forward conv2d as one WGSL program for tfjs's WebGPU backend: an implicit GEMM over
+ * m = (n, oy, ox) and k = (i, j, ci),
+ *
+ *   y[m, co] = sum over k of x[n, oy*sh + i - top, ox*sw + j - left, ci] * w[k, co],
+ *
+ * in 64x64 (m, co) tiles, 16 values of k per step, vec4 loads, with each tile row's position
+ * decoded once per workgroup. The same shape as the filter gradient's kernel
+ * (`conv2dFilterGradWgsl.ts`), which beat tfjs's conv on an H200; it also serves the stride-1
+ * input gradient, which `conv2dBackpropInputViaConv` computes as a forward conv.
+ *
+ * It takes NHWC float32 convs with dilation 1, input channels a multiple of 16 (one filter tap per
+ * step) and output channels a multiple of 4; `conv2dWgslApplies` says which, and the registered
+ * kernel hands the others (an RGB input conv, NCHW, dilation) to tfjs's own.
+ */
+
+/** Output tile edge (m and co): 16x16 threads, each accumulating a 4x4 block. */
+const TILE = 64;
+/** Values of k per step; input channels must be a multiple of it. */
+const STEP = 16;
+/** Workgroups per dispatch dimension (WebGPU's default limit). */
+const MAX_WORKGROUPS = 65535;
+
+class Conv2DProgram {
+  variableNames = ['x', 'w'];
+  variableComponents = [4, 4];
+  outputComponent = 4;
+  outputShape: number[];
+  shaderKey = 'mtdConv2D';
+  dispatchLayout = { x: [3], y: [0, 1, 2] };
+  dispatch: [number, number, number];
+  workgroupSize: [number, number, number] = [16, 16, 1];
+  uniforms =
+    'rows : i32, steps : i32, outW : i32, outHW : i32, strideH : i32, strideW : i32, top : i32, left : i32, kw : i32, inC : i32, outC : i32, inH : i32, inW : i32,';
+
+  constructor(outShape: number[], rows: number, outC: number) {
+    this.outputShape = outShape;
+    this.dispatch = [Math.ceil(outC / TILE), Math.ceil(rows / TILE), 1];
+  }
+
+  getUserCode(): string {
+    return `
+      // tileX[k * 16 + s] holds rows 4s..4s+3 of the tile at k; tileW[k * 16 + c], channels 4c..4c+3.
+      var<workgroup> tileX : array<vec4<f32>, ${STEP * 16}>;
+      var<workgroup> tileW : array<vec4<f32>, ${STEP * 16}>;
+
+      fn main() {
+        let tx = i32(localId.x);
+        let ty = i32(localId.y);
+        let thread = ty * 16 + tx;
+        let mBase = i32(workgroupId.y) * ${TILE};
+        let coBase = i32(workgroupId.x) * ${TILE};
+        // Loading x: thread reads tile row r, values 4q..4q+3 of the step's 16 channels.
+        let r = thread / 4;
+        let q = thread % 4;
+        let m = mBase + r;
+        let n = m / uniforms.outHW;
+        let rest = m - n * uniforms.outHW;
+        let oy = rest / uniforms.outW;
+        let iy0 = oy * uniforms.strideH - uniforms.top;
+        let ix0 = (rest - oy * uniforms.outW) * uniforms.strideW - uniforms.left;
+        // Loading w: thread reads row wk of the step, channels 4wc..4wc+3.
+        let wk = thread / 16;
+        let coLoad = coBase + (thread % 16) * 4;
+        var acc0 = vec4<f32>(0.0);
+        var acc1 = vec4<f32>(0.0);
+        var acc2 = vec4<f32>(0.0);
+        var acc3 = vec4<f32>(0.0);
+        // The trip count comes from a uniform: workgroupBarrier needs uniform control flow.
+        for (var s = 0; s < uniforms.steps; s = s + 1) {
+          let k0 = s * ${STEP};
+          let tap = k0 / uniforms.inC;
+          let ci = k0 - tap * uniforms.inC + q * 4;
+          let iy = iy0 + tap / uniforms.kw;
+          let ix = ix0 + tap % uniforms.kw;
+          var a = vec4<f32>(0.0);
+          if (m < uniforms.rows && iy >= 0 && iy < uniforms.inH && ix >= 0 && ix < uniforms.inW) {
+            a = x[(((n * uniforms.inH + iy) * uniforms.inW + ix) * uniforms.inC + ci) / 4];
+          }
+          let slot = r / 4;
+          let lane = r % 4;
+          tileX[(q * 4) * 16 + slot][lane] = a.x;
+          tileX[(q * 4 + 1) * 16 + slot][lane] = a.y;
+          tileX[(q * 4 + 2) * 16 + slot][lane] = a.z;
+          tileX[(q * 4 + 3) * 16 + slot][lane] = a.w;
+          var b = vec4<f32>(0.0);
+          if (coLoad < uniforms.outC) {
+            b = w[((k0 + wk) * uniforms.outC + coLoad) / 4];
+          }
+          tileW[thread] = b;
+          workgroupBarrier();
+          // Computing, thread (tx, ty) owns rows 4ty..4ty+3 and channels 4tx..4tx+3 of the tile.
+          for (var k = 0; k < ${STEP}; k = k + 1) {
+            let av = tileX[k * 16 + ty];
+            let bv = tileW[k * 16 + tx];
+            acc0 = fma(vec4<f32>(av.x), bv, acc0);
+            acc1 = fma(vec4<f32>(av.y), bv, acc1);
+            acc2 = fma(vec4<f32>(av.z), bv, acc2);
+            acc3 = fma(vec4<f32>(av.w), bv, acc3);
+          }
+          workgroupBarrier();
+        }
+        let co = coBase + tx * 4;
+        let row = mBase + ty * 4;
+        if (co < uniforms.outC) {
+          if (row < uniforms.rows) { result[(row * uniforms.outC + co) / 4] = acc0; }
+          if (row + 1 < uniforms.rows) { result[((row + 1) * uniforms.outC + co) / 4] = acc1; }
+          if (row + 2 < uniforms.rows) { result[((row + 2) * uniforms.outC + co) / 4] = acc2; }
+          if (row + 3 < uniforms.rows) { result[((row + 3) * uniforms.outC + co) / 4] = acc3; }
+        }
+      }
+    `;
+  }
+}
+
+/** tfjs's `Conv2D` attributes. */
+export interface Conv2DAttrs {
+  strides: number | [number, number];
+  pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
+  dataFormat?: 'NHWC' | 'NCHW';
+  dilations?: number | [number, number];
+  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+}
+
+/** Whether `conv2dWgsl` takes this conv (see the file's comment); if not, tfjs's kernel does. */
+export function conv2dWgslApplies(x: tf.TensorInfo, filter: tf.TensorInfo, attrs: Conv2DAttrs): boolean {
+  const dilations = attrs.dilations ?? 1;
+  const [dh, dw] = typeof dilations === 'number' ? [dilations, dilations] : dilations;
+  const [inC, outC] = [filter.shape[2]!, filter.shape[3]!];
+  if ((attrs.dataFormat ?? 'NHWC') !== 'NHWC' || dh !== 1 || dw !== 1) return false;
+  if (x.dtype !== 'float32' || filter.dtype !== 'float32' || x.shape.length !== 4) return false;
+  if (inC % STEP !== 0 || outC % 4 !== 0 || x.shape[3] !== inC) return false;
+  const info = tf.backend_util.computeConv2DInfo(x.shape as [number, number, number, number], filter.shape as [number, number, number, number], attrs.strides, 1, attrs.pad, attrs.dimRoundingMode);
+  return Math.ceil((info.batchSize * info.outHeight * info.outWidth) / TILE) <= MAX_WORKGROUPS;
+}
+
+/**
+ * `Conv2D` by the WGSL implicit GEMM above, for a conv `conv2dWgslApplies` accepts, on tfjs's
+ * WebGPU backend. Returns the output's tensor info (a kernel's result).
+ */
+export function conv2dWgsl(backend: WebgpuBackendLike, x: tf.TensorInfo, filter: tf.TensorInfo, attrs: Conv2DAttrs): tf.TensorInfo {
+  if (!conv2dWgslApplies(x, filter, attrs)) {
+    throw new RangeError(
+      `conv2dWgsl: needs NHWC float32, dilation 1, input channels a multiple of ${STEP} and output channels a multiple of 4; got x [${x.shape.join(', ')}], filter [${filter.shape.join(', ')}]`,
+    );
+  }
+  const [kh, kw, inC, outC] = filter.shape as [number, number, number, number];
+  const info = tf.backend_util.computeConv2DInfo(x.shape as [number, number, number, number], filter.shape as [number, number, number, number], attrs.strides, 1, attrs.pad, attrs.dimRoundingMode);
+  const [n, inH, inW] = x.shape as [number, number, number, number];
+  const rows = n * info.outHeight * info.outWidth;
+  // One uniform per value, in the order of Conv2DProgram.uniforms.
+  const values = [rows, (kh * kw * inC) / STEP, info.outWidth, info.outHeight * info.outWidth, info.strideHeight, info.strideWidth, info.padInfo.top, info.padInfo.left, kw, inC, outC, inH, inW];
+  const uniforms = values.map((v) => ({ type: 'int32', data: [v] }));
+  const outShape = [n, info.outHeight, info.outWidth, outC];
+  return backend.runWebGPUProgram(new Conv2DProgram(outShape, rows, outC), [x, filter], 'float32', uniforms);
+}
+
+let enabled = false;
+
+/** Whether webgpu's registered `Conv2D` uses `conv2dWgsl` (see `WebgpuOptions.conv2d`). */
+export function setConv2dWgsl(on: boolean): void {
+  enabled = on;
+}
+
+/** A `Conv2D` kernel for webgpu: the convs `conv2dWgsl` takes go to it (when on), others to tfjs's. */
+export function conv2dDelegating(builtin: tf.KernelConfig | undefined): tf.KernelFunc {
+  return (args) => {
+    const { x, filter } = args.inputs as { x: tf.TensorInfo; filter: tf.TensorInfo };
+    const attrs = args.attrs as unknown as Conv2DAttrs;
+    if (enabled && conv2dWgslApplies(x, filter, attrs)) return conv2dWgsl(args.backend as unknown as WebgpuBackendLike, x, filter, attrs);
+    if (builtin === undefined) throw new Error('conv2dDelegating: no built-in Conv2D kernel to delegate to');
+    return builtin.kernelFunc(args);
+  };
+}
