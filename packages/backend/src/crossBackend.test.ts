@@ -170,9 +170,9 @@ describe('the same small conv net on every backend', () => {
     });
   }
 
-  it("webgpu with tfjs's reductions and the other filter-gradient form: the same, within 1e-4", async (ctx) => {
+  it("webgpu with tfjs's conv, reductions and GroupNorm and the im2col filter gradient: the same, within 1e-4", async (ctx) => {
     if (!backends.includes('webgpu')) ctx.skip();
-    const got = await withBackend('webgpu', () => run(data), { webgpu: { filterGradient: 'im2col', reductions: 'tfjs', groupNorm: 'tfjs' } });
+    const got = await withBackend('webgpu', () => run(data), { webgpu: { filterGradient: 'im2col', reductions: 'tfjs', groupNorm: 'tfjs', conv2d: 'tfjs' } });
     expect(relative(got.out, reference.out)).toBeLessThan(1e-4);
     for (const [i, g] of got.grads.entries()) {
       expect(relative(g, reference.grads[i]!), `gradient of ${SPECS[i]!.name}`).toBeLessThan(1e-4);

@@ -58,9 +58,11 @@ export interface WebgpuOptions {
    */
   groupNorm?: 'tfjs' | 'wgsl';
   /**
-   * `'wgsl'`: the registered `Conv2D` runs NHWC convs with 16k input and 4k output channels as a
-   * WGSL implicit GEMM in 64x64 tiles (also the stride-1 input gradient, computed as a forward
-   * conv); others stay with tfjs's kernel. Tested, not yet timed on a GPU. Default `'tfjs'`.
+   * `'wgsl'` (default): the registered `Conv2D` runs NHWC convs with 16k input and 4k output
+   * channels as a WGSL implicit GEMM in 64x64 tiles (also the stride-1 input gradient, computed
+   * as a forward conv); others stay with tfjs's kernel. On an H200 a refUNet step's forward convs
+   * took 30 ms of GPU time instead of 43, its input gradients 32 instead of 45 (batch 256;
+   * BENCHMARKS.md). `'tfjs'`: tfjs's kernel for all.
    */
   conv2d?: 'tfjs' | 'wgsl';
 }
@@ -70,7 +72,7 @@ function applyWebgpuSettings(options: WebgpuOptions): void {
   const filterGradient = oneOf('filterGradient', options.filterGradient ?? 'wgsl', ['im2col', 'wgsl'] as const);
   const reductions = oneOf('reductions', options.reductions ?? 'wgsl', ['tfjs', 'wgsl'] as const);
   const groupNorm = oneOf('groupNorm', options.groupNorm ?? 'wgsl', ['tfjs', 'wgsl'] as const);
-  const conv2d = oneOf('conv2d', options.conv2d ?? 'tfjs', ['tfjs', 'wgsl'] as const);
+  const conv2d = oneOf('conv2d', options.conv2d ?? 'wgsl', ['tfjs', 'wgsl'] as const);
   const size = options.submitBatchSize;
   if (size !== undefined && (!Number.isInteger(size) || size < 1)) {
     throw new RangeError(`selectBackend: options.webgpu.submitBatchSize must be an integer >= 1, got ${String(size)}`);

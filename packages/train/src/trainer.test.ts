@@ -94,6 +94,32 @@ describe('resume is bit-exact', () => {
     second.dispose();
   });
 
+  test('overlapped steps (the default without onStep) give the same losses, weights, moments and EMA as one at a time', async () => {
+    const one = makeTrainer(3);
+    const seen: Array<{ step: number; loss: number; first: number }> = [];
+    await one.trainer.train({
+      steps: 7,
+      progress: 'off',
+      onStep: async (r) => {
+        // Not overlapped with onStep: the model holds this step's weights.
+        seen.push({ step: r.step, loss: r.loss, first: (await one.trainer.model.variables[0]!.variable.data())[0]! });
+      },
+    });
+    const overlapped = makeTrainer(3);
+    const logPath = join(dir, 'overlap.jsonl');
+    await overlapped.trainer.train({ steps: 7, progress: 'off', logPath });
+    const losses = (await new JsonlLog(logPath).read()).map((r) => r['loss'] as number);
+    expect(losses).toEqual(seen.map((x) => x.loss));
+    expect(overlapped.trainer.step).toBe(7);
+    const [a, b] = [await snapshot(one.trainer), await snapshot(overlapped.trainer)];
+    for (const key of Object.keys(a)) expect(b[key], key).toEqual(a[key]);
+    // The last onStep saw the final weights.
+    expect(seen.at(-1)!.first).toBe(a[`model/${one.trainer.model.variables[0]!.name}`]![0]);
+    await expect(overlapped.trainer.train({ steps: 8, overlapSteps: 'yes' as unknown as boolean })).rejects.toThrow(/Trainer.train: options.overlapSteps must be a boolean/);
+    one.dispose();
+    overlapped.dispose();
+  });
+
   test('a checkpoint holds model, EMA, moments, step, RNG, data position and config; only the newest files are kept', async () => {
     const ckptDir = join(dir, 'contents');
     const { trainer, dispose } = makeTrainer(2);
@@ -169,6 +195,24 @@ describe('divergence', () => {
     expect(lines.length).toBe(6);
     trainer.dispose();
     model.dispose();
+  });
+
+  test('overlapped: a NaN at step 5 (queued while 4 ran) skips 5 and the already-queued 6; the state is step 4\'s', async () => {
+    const make = () =>
+      new Trainer({ model: setup.model(4), schedule: toy.schedule, modalities: [label], data: setup.data({ batchSize: 8, seed: 3, nanAt: 5 }), seed: 2, optimizer });
+    const reference = make();
+    for (let i = 0; i < 4; i++) await reference.trainStep();
+    const trainer = make();
+    const error = await trainer.train({ steps: 20, progress: 'off' }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TrainingDivergedError);
+    expect((error as TrainingDivergedError).step).toBe(5);
+    expect([trainer.step, trainer.adam.count, trainer.ema?.count]).toEqual([4, 4, 4]);
+    const [a, b] = [await snapshot(reference), await snapshot(trainer)];
+    for (const key of Object.keys(a)) expect(b[key], key).toEqual(a[key]);
+    for (const t of [reference, trainer]) {
+      t.dispose();
+      t.model.dispose?.();
+    }
   });
 
   test('an infinite gradient norm with a finite loss stops too', async () => {

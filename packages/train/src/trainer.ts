@@ -132,7 +132,29 @@ export interface TrainLoopOptions {
   progressStream?: ProgressStream;
   /** Steps between plain progress lines; default 10. */
   progressEvery?: number;
+  /** Called after each step; the model holds that step's weights unless `overlapSteps` is set. */
   onStep?: (result: StepResult) => void | Promise<void>;
+  /**
+   * Record step k + 1 before reading step k's loss back, so the host records one step while the
+   * device runs the other (a GPU step no longer waits for the host to record it). The results,
+   * logs and checkpoints are the same;
+   * a divergence at step k also skips step k + 1's update (it is guarded by step k's) and throws
+   * for step k. Not with `onStep`, which may look at the weights: they would already be step
+   * k + 1's. Default: on unless `onStep` is given.
+   */
+  overlapSteps?: boolean;
+}
+
+/** A step recorded on the backend whose statistics are not read back yet. */
+interface PendingStep {
+  step: number;
+  /** [loss, noise, ...head terms, gradient norm]. */
+  stats: tf.Tensor;
+  /** Whether this step's update was made (loss and norm finite, and the previous step's too). */
+  finite: tf.Tensor;
+  termNames: string[];
+  lr: number;
+  examples: number;
 }
 
 export interface TrainSummary {
@@ -180,6 +202,8 @@ export class Trainer {
   private readonly exampleWeights: ExampleWeightFn | undefined;
   private rng: Rng;
   private completed = 0;
+  /** The step `train()` is reading back while the next one may be queued. */
+  private inFlight: PendingStep | undefined;
   private lastCheckpoint: string | undefined;
 
   constructor(options: TrainerOptions) {
@@ -241,10 +265,21 @@ export class Trainer {
    * counts keep the last good state.
    */
   async trainStep(): Promise<StepResult> {
+    if (this.inFlight !== undefined) throw new Error('Trainer.trainStep: a step of train() is still in flight; await train() first');
+    return this.finishStep(this.queueStep());
+  }
+
+  /**
+   * Records step `completed + 1` (+1 more if one is in flight) on the backend and returns what
+   * its end needs; nothing is read back. `after`: the previous queued step's "finite" flag, so
+   * this step's update is also skipped when that one's is (a diverged step stops the next too).
+   */
+  private queueStep(after?: tf.Tensor): PendingStep {
     const where = 'Trainer.trainStep';
-    const k = this.completed + 1;
+    const k = this.completed + (this.inFlight !== undefined ? 2 : 1);
     const batch = this.data.next();
     const kept: tf.Tensor[] = [];
+    const keptAtEnd: tf.Tensor[] = [];
     let grads: tf.NamedTensorMap | undefined;
     try {
       const B = this.checkBatch(where, batch);
@@ -326,9 +361,24 @@ export class Trainer {
       });
       kept.push(stats, scale, finite);
       const lr = this.adam.nextLearningRate();
-      this.adam.apply(named, scale, { onlyIf: finite });
-      this.ema?.update({ onlyIf: finite });
-      const values = await stats.data();
+      const guard = after === undefined ? finite : tf.tidy(() => tf.logicalAnd(finite, after));
+      if (guard !== finite) kept.push(guard);
+      this.adam.apply(named, scale, { onlyIf: guard });
+      this.ema?.update({ onlyIf: guard });
+      // Only these outlive the recording: the rest may go (the GPU keeps what queued work reads).
+      keptAtEnd.push(stats, guard);
+      return { step: k, stats, finite: guard, termNames, lr, examples: B };
+    } finally {
+      tf.dispose([batch?.z0, ...Object.values(batch?.values ?? {}), ...kept].filter((x): x is tf.Tensor => x instanceof tf.Tensor && !keptAtEnd.includes(x)));
+      if (grads !== undefined) tf.dispose(grads);
+    }
+  }
+
+  /** Reads a queued step's statistics back and completes it (or throws on divergence). */
+  private async finishStep(p: PendingStep): Promise<StepResult> {
+    const k = p.step;
+    try {
+      const values = await p.stats.data();
       const loss = values[0]!;
       const gradNorm = values[values.length - 1]!;
       if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
@@ -340,12 +390,18 @@ export class Trainer {
       const clip = clipFactor(gradNorm, this.clipGradNorm);
       this.completed = k;
       const terms: Record<string, number> = {};
-      termNames.forEach((n, i) => (terms[n] = values[2 + i]!));
-      return { step: k, loss, noise: values[1]!, terms, gradNorm, clip, lr, examples: B };
+      p.termNames.forEach((n, i) => (terms[n] = values[2 + i]!));
+      return { step: k, loss, noise: values[1]!, terms, gradNorm, clip, lr: p.lr, examples: p.examples };
     } finally {
-      tf.dispose([batch?.z0, ...Object.values(batch?.values ?? {}), ...kept].filter((x): x is tf.Tensor => x instanceof tf.Tensor));
-      if (grads !== undefined) tf.dispose(grads);
+      tf.dispose([p.stats, p.finite]);
     }
+  }
+
+  /** Drops a queued step whose update its guard skipped (the step before it diverged). */
+  private abandonStep(p: PendingStep): void {
+    this.adam.rewindCount();
+    this.ema?.rewindCount();
+    tf.dispose([p.stats, p.finite]);
   }
 
   /**
@@ -375,9 +431,28 @@ export class Trainer {
     let last: StepResult | undefined;
     let examples = 0;
     let checkpoint: string | undefined;
+    // With overlap, step k + 1 is recorded before step k's statistics are read back, so the CPU
+    // records one step while the GPU runs the other; a step followed by a checkpoint, and the
+    // last, are finished first (a checkpoint must hold its own step's weights).
+    const overlap = options.overlapSteps ?? options.onStep === undefined;
+    if (typeof overlap !== 'boolean') typeFail(where, 'options.overlapSteps', 'a boolean', overlap);
+    const checkpointAfter = (k: number) => options.checkpointDir !== undefined && ((every !== undefined && k % every === 0) || k === steps);
     try {
-      while (this.completed < steps) {
-        const r = await this.trainStep();
+      let pending: PendingStep | undefined = this.completed < steps ? this.queueStep() : undefined;
+      while (pending !== undefined) {
+        const current: PendingStep = pending;
+        this.inFlight = current;
+        const next = overlap && current.step < steps && !checkpointAfter(current.step) ? this.queueStep(current.finite) : undefined;
+        let r: StepResult;
+        try {
+          r = await this.finishStep(current);
+        } catch (error) {
+          if (next !== undefined) this.abandonStep(next);
+          throw error;
+        } finally {
+          this.inFlight = undefined;
+        }
+        pending = next;
         last = r;
         examples += r.examples;
         const seconds = (performance.now() - t0) / 1000;
@@ -385,10 +460,11 @@ export class Trainer {
         if (log !== undefined && (r.step % logEvery === 0 || r.step === steps)) {
           await log.append({ ...r, seconds: round(seconds, 3), examplesPerSecond: round(examples / Math.max(seconds, 1e-9), 2) });
         }
-        if (options.checkpointDir !== undefined && ((every !== undefined && r.step % every === 0) || r.step === steps)) {
-          checkpoint = await this.saveCheckpoint(options.checkpointDir, { keep, loss: r.loss });
+        if (checkpointAfter(r.step)) {
+          checkpoint = await this.saveCheckpoint(options.checkpointDir!, { keep, loss: r.loss });
         }
         await options.onStep?.(r);
+        if (pending === undefined && this.completed < steps) pending = this.queueStep();
       }
     } finally {
       progress.finish();

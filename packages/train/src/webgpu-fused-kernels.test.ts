@@ -24,7 +24,7 @@ describe("webgpu with the WGSL kernels: the same U-Net gradients as tfjs's kerne
           unet.dispose();
           return { values, kernels: new Set(info.kernels.map((k) => k.name)) };
         },
-        { webgpu: wgsl ? { groupNorm: 'wgsl', filterGradient: 'wgsl', reductions: 'wgsl' } : { groupNorm: 'tfjs', filterGradient: 'im2col', reductions: 'tfjs' } },
+        { webgpu: wgsl ? { groupNorm: 'wgsl', filterGradient: 'wgsl', reductions: 'wgsl', conv2d: 'wgsl' } : { groupNorm: 'tfjs', filterGradient: 'im2col', reductions: 'tfjs', conv2d: 'tfjs' } },
       );
     try {
       const plain = await gradients(false);

@@ -61,11 +61,11 @@ async function programsOf(f: () => tf.Tensor): Promise<{ out: tf.Tensor; program
 }
 
 // webgpu only (see addN.test.ts on Dawn's teardown after a cpu case in the same file).
-describe("webgpu Conv2D with conv2d: 'wgsl' (implicit GEMM)", () => {
+describe("webgpu Conv2D with conv2d: 'wgsl' (the default; implicit GEMM)", () => {
   it('matches the float64 conv and input gradient, runs its program only where it applies, leaks nothing', async (ctx) => {
     if (!backends.includes('webgpu')) ctx.skip();
     try {
-      await selectBackend('webgpu', { webgpu: { conv2d: 'wgsl' } });
+      await selectBackend('webgpu');
       for (const [i, c] of CASES.entries()) {
         const d = data(c, 40 + i);
         const [x, w] = [tf.tensor4d(d.x, c.x), tf.tensor4d(d.w, d.wShape)];
@@ -93,8 +93,8 @@ describe("webgpu Conv2D with conv2d: 'wgsl' (implicit GEMM)", () => {
       const other = await programsOf(() => tf.conv2d(x3, w3, 1, 'same'));
       expect(other.programs).not.toContain('Conv2DProgram');
       tf.dispose([x3, w3, other.out]);
-      // Off ('tfjs', the default): tfjs's kernel everywhere.
-      await selectBackend('webgpu');
+      // 'tfjs': tfjs's kernel everywhere.
+      await selectBackend('webgpu', { webgpu: { conv2d: 'tfjs' } });
       const c = CASES[0]!;
       const d = data(c, 40);
       const [x, w] = [tf.tensor4d(d.x, c.x), tf.tensor4d(d.w, d.wShape)];

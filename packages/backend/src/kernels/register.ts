@@ -28,7 +28,7 @@ import { conv2dDelegating } from './conv2dWgsl.js';
  * | webgpu | AddN | built-in fails WebGPU validation past 7 inputs (8 storage buffers per stage) |
  * | webgpu | Conv2DBackpropFilter | built-in is 80% of a U-Net step's GPU time (159 ms for one 32x32x64 layer on an H200, issue 7's profile); the WGSL implicit GEMM takes 0.84 ms for it at batch 256 (im2col + split-K matMul 6 ms) |
  * | webgpu | Sum | with `webgpu.reductions: 'wgsl'` (default): leading-axes sums without tfjs's transpose and with more than one workgroup per output (a refUNet step 16% faster on an H200) |
- * | webgpu | Conv2D | only with `webgpu.conv2d: 'wgsl'`: an implicit GEMM in 64x64 tiles (not yet timed on a GPU) |
+ * | webgpu | Conv2D | with `webgpu.conv2d: 'wgsl'` (default): an implicit GEMM in 64x64 tiles, 1.4x tfjs's conv in a refUNet step on an H200 (43 -> 30 ms of GPU time at batch 256); other convs delegate to tfjs's |
  * | webgpu | Conv2DBackpropInput | built-in took 2.5x the forward conv's GPU time in a refUNet step (H100, BENCHMARKS.md); stride 1 as a forward conv runs at the conv's speed |
  *
  * wasm and cpu use `conv2dBackpropFilterViaConv`; the im2col form (`conv2dBackpropFilterViaMatMul`)
