@@ -150,6 +150,8 @@ interface PendingStep {
   step: number;
   /** [loss, noise, ...head terms, gradient norm]. */
   stats: tf.Tensor;
+  /** `stats`' values, read back from the moment the step was recorded. */
+  values: Promise<tf.TypedArray>;
   /** Whether this step's update was made (loss and norm finite, and the previous step's too). */
   finite: tf.Tensor;
   termNames: string[];
@@ -367,7 +369,9 @@ export class Trainer {
       this.ema?.update({ onlyIf: guard });
       // Only these outlive the recording: the rest may go (the GPU keeps what queued work reads).
       keptAtEnd.push(stats, guard);
-      return { step: k, stats, finite: guard, termNames, lr, examples: B };
+      // The read-back starts now: its copy is queued right behind this step's work, so it resolves
+      // when this step is done even if the next one is recorded meanwhile.
+      return { step: k, stats, values: stats.data(), finite: guard, termNames, lr, examples: B };
     } finally {
       tf.dispose([batch?.z0, ...Object.values(batch?.values ?? {}), ...kept].filter((x): x is tf.Tensor => x instanceof tf.Tensor && !keptAtEnd.includes(x)));
       if (grads !== undefined) tf.dispose(grads);
@@ -378,7 +382,7 @@ export class Trainer {
   private async finishStep(p: PendingStep): Promise<StepResult> {
     const k = p.step;
     try {
-      const values = await p.stats.data();
+      const values = await p.values;
       const loss = values[0]!;
       const gradNorm = values[values.length - 1]!;
       if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
@@ -401,7 +405,11 @@ export class Trainer {
   private abandonStep(p: PendingStep): void {
     this.adam.rewindCount();
     this.ema?.rewindCount();
-    tf.dispose([p.stats, p.finite]);
+    // Its read-back is under way: let it land (or fail) before the tensors go.
+    void p.values.then(
+      () => tf.dispose([p.stats, p.finite]),
+      () => tf.dispose([p.stats, p.finite]),
+    );
   }
 
   /**
