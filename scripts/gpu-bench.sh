@@ -5,7 +5,7 @@
 # then on the device, from the repository root:  bash scripts/gpu-bench.sh  (carry .gpu)
 # Prints, in order: the card, the PyTorch twin, the conv forms per refUNet layer, the Trainer
 # step on webgpu at B = 64 and 256 (against tfjs's own kernels, with a larger submit size, with
-# tfjs's kernels for what ours replace by default, with steps not overlapped; then a per-kernel
+# tfjs's kernels for what ours replace by default, with overlapped steps; then a per-kernel
 # GPU-time profile), a CPU profile of the B = 64 step, and refUNet's plain training step and forward
 # (sampling) throughput. About 4 min.
 # Per-part logs go to /tmp/gpu-bench. PARTS="torch train-256 ..." runs only the parts named.
@@ -32,11 +32,14 @@ part train-64-submit256 60 $T --batch 64 --steps 10 --tf-flag WEBGPU_DEFERRED_SU
 part train-256 60 $T --batch 256 --steps 5
 part train-256-baseline 90 $T --batch 256 --steps 3 --baseline
 part train-256-submit256 60 $T --batch 256 --steps 5 --tf-flag WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE=256
-# The WGSL kernels against tfjs's (filter gradient, sums, GroupNorm, conv); steps one at a time.
+# The WGSL kernels against tfjs's (filter gradient, sums, GroupNorm, conv).
 part train-64-tfjs-kernels 60 $T --batch 64 --steps 10 --filter-grad im2col --reductions tfjs --group-norm tfjs --conv tfjs
 part train-256-tfjs-kernels 60 $T --batch 256 --steps 5 --filter-grad im2col --reductions tfjs --group-norm tfjs --conv tfjs
-part train-64-no-overlap 60 $T --batch 64 --steps 10 --no-overlap
-part train-256-no-overlap 60 $T --batch 256 --steps 5 --no-overlap
+# Trainer.train's overlapSteps, with tfjs's submit size and with 256.
+part train-64-overlap 60 $T --batch 64 --steps 10 --overlap
+part train-256-overlap 60 $T --batch 256 --steps 5 --overlap
+part train-64-overlap-submit256 60 $T --batch 64 --steps 10 --overlap --tf-flag WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE=256
+part train-256-overlap-submit256 60 $T --batch 256 --steps 5 --overlap --tf-flag WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE=256
 # GPU time per kernel (timestamps: one compute pass per kernel, so a little more than in a plain step).
 part profile-64 60 $T --batch 64 --steps 2 --profile --kernels
 part profile-256 90 $T --batch 256 --steps 2 --profile

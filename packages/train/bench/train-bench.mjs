@@ -2,10 +2,10 @@
 //   node bench/train-bench.mjs [--backends cpu,wasm] [--steps 20] [--configs mixture,tiny-unet] [--batch N]
 //                              [--kernels] [--profile] [--baseline] [--layout flat|per-variable]
 //                              [--tf-flag NAME=VALUE]... [--dawn-toggles a,b] [--filter-grad im2col|wgsl] [--reductions tfjs|wgsl] [--group-norm tfjs|wgsl]
-//                              [--conv tfjs|wgsl] [--no-overlap]
+//                              [--conv tfjs|wgsl] [--overlap]
 // Builds each config's experiment, runs a warm-up step, then times `--steps` steps of
-// Trainer.train (one loss read-back per step, as in real training; step k + 1 is recorded while
-// step k runs). Timing lives here, never in a test.
+// Trainer.train (one loss read-back per step, as in real training). Timing lives here, never in
+// a test.
 //   --kernels   a table of the kernels one step runs (count per kernel).
 //   --profile   GPU time per kernel from WebGPU timestamps (Dawn's allow_unsafe_apis), top-level
 //               kernels only, so a kernel made of other kernels is not counted twice.
@@ -19,7 +19,7 @@
 //   --reductions    selectBackend's webgpu.reductions option (tfjs's Sum, or leading-axes sums in WGSL).
 //   --group-norm    selectBackend's webgpu.groupNorm option (tfjs ops, or the fused GroupNorm kernels).
 //   --conv          selectBackend's webgpu.conv2d option (tfjs's Conv2D, or the WGSL implicit GEMM).
-//   --no-overlap    Trainer.train's overlapSteps off: each step read back before the next is recorded.
+//   --overlap       Trainer.train's overlapSteps: step k + 1 recorded before step k is read back.
 // Each row also gives the process's CPU time per step beside the wall time: a step whose CPU time
 // is close to its wall time is bound by per-kernel dispatch, not by the GPU.
 import { readFile } from 'node:fs/promises';
@@ -44,7 +44,7 @@ const { values } = parseArgs({
     reductions: { type: 'string' },
     'group-norm': { type: 'string' },
     conv: { type: 'string' },
-    'no-overlap': { type: 'boolean', default: false },
+    overlap: { type: 'boolean', default: false },
   },
 });
 const toggles = [...(values.profile ? ['allow_unsafe_apis'] : []), ...(values['dawn-toggles']?.split(',').filter(Boolean) ?? [])];
@@ -187,8 +187,8 @@ for (const backendName of values.backends.split(',')) {
     await trainer.trainStep();
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
-    // Trainer.train, as a user runs it: step k + 1 is recorded while step k runs (--no-overlap: one at a time).
-    await trainer.train({ steps: trainer.step + steps, progress: 'off', overlapSteps: !values['no-overlap'] });
+    // Trainer.train, as a user runs it (--overlap: step k + 1 recorded while step k runs).
+    await trainer.train({ steps: trainer.step + steps, progress: 'off', overlapSteps: values.overlap });
     const s = (performance.now() - t0) / 1000;
     const cpu = process.cpuUsage(cpu0);
     const cpuMs = (cpu.user + cpu.system) / 1000 / steps;
@@ -197,7 +197,7 @@ for (const backendName of values.backends.split(',')) {
     // no data, so they are counted apart.
     const info = await tf.profile(() => trainer.trainStep());
     const computing = info.kernels.filter((k) => k.name !== 'Reshape' && (k.depth ?? 0) === 0);
-    const tag = [values.baseline ? ' [baseline]' : '', values['filter-grad'] ? ` [dW ${values['filter-grad']}]` : '', values.reductions ? ` [sums ${values.reductions}]` : '', values['group-norm'] ? ` [GroupNorm ${values['group-norm']}]` : '', values.conv ? ` [conv ${values.conv}]` : '', values['no-overlap'] ? ' [no overlap]' : '', ...values['tf-flag'].map((f) => ` [${f}]`), values['dawn-toggles'] ? ` [${values['dawn-toggles']}]` : ''].join('');
+    const tag = [values.baseline ? ' [baseline]' : '', values['filter-grad'] ? ` [dW ${values['filter-grad']}]` : '', values.reductions ? ` [sums ${values.reductions}]` : '', values['group-norm'] ? ` [GroupNorm ${values['group-norm']}]` : '', values.conv ? ` [conv ${values.conv}]` : '', values.overlap ? ' [overlap]' : '', ...values['tf-flag'].map((f) => ` [${f}]`), values['dawn-toggles'] ? ` [${values['dawn-toggles']}]` : ''].join('');
     console.log(`${backendName.padEnd(6)} ${(name + tag).padEnd(14)} ${String(exp.model.parameterCount()).padStart(9)} params  batch ${String(B).padStart(3)}  ${(steps / s).toFixed(2).padStart(7)} steps/s  ${((steps * B) / s).toFixed(1).padStart(8)} img/s  ${((1000 * s) / steps).toFixed(1)} ms/step wall, ${cpuMs.toFixed(1)} ms CPU  ${String(computing.length).padStart(5)} kernels/step (+${info.kernels.length - computing.length} reshapes/nested)  first step ${firstStep.toFixed(1)} s  (${tf.memory().numTensors} tensors)`);
     if (values.kernels) {
       const byName = new Map();

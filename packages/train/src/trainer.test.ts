@@ -94,20 +94,20 @@ describe('resume is bit-exact', () => {
     second.dispose();
   });
 
-  test('overlapped steps (the default without onStep) give the same losses, weights, moments and EMA as one at a time', async () => {
+  test('overlapped steps (overlapSteps) give the same losses, weights, moments and EMA as one at a time', async () => {
     const one = makeTrainer(3);
     const seen: Array<{ step: number; loss: number; first: number }> = [];
     await one.trainer.train({
       steps: 7,
       progress: 'off',
       onStep: async (r) => {
-        // Not overlapped with onStep: the model holds this step's weights.
+        // Not overlapped (the default): the model holds this step's weights.
         seen.push({ step: r.step, loss: r.loss, first: (await one.trainer.model.variables[0]!.variable.data())[0]! });
       },
     });
     const overlapped = makeTrainer(3);
     const logPath = join(dir, 'overlap.jsonl');
-    await overlapped.trainer.train({ steps: 7, progress: 'off', logPath });
+    await overlapped.trainer.train({ steps: 7, progress: 'off', logPath, overlapSteps: true });
     const losses = (await new JsonlLog(logPath).read()).map((r) => r['loss'] as number);
     expect(losses).toEqual(seen.map((x) => x.loss));
     expect(overlapped.trainer.step).toBe(7);
@@ -203,7 +203,7 @@ describe('divergence', () => {
     const reference = make();
     for (let i = 0; i < 4; i++) await reference.trainStep();
     const trainer = make();
-    const error = await trainer.train({ steps: 20, progress: 'off' }).catch((e: unknown) => e);
+    const error = await trainer.train({ steps: 20, progress: 'off', overlapSteps: true }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(TrainingDivergedError);
     expect((error as TrainingDivergedError).step).toBe(5);
     expect([trainer.step, trainer.adam.count, trainer.ema?.count]).toEqual([4, 4, 4]);

@@ -132,15 +132,16 @@ export interface TrainLoopOptions {
   progressStream?: ProgressStream;
   /** Steps between plain progress lines; default 10. */
   progressEvery?: number;
-  /** Called after each step; the model holds that step's weights unless `overlapSteps` is set. */
+  /** Called after each step; the model holds that step's weights unless `overlapSteps` is on. */
   onStep?: (result: StepResult) => void | Promise<void>;
   /**
-   * Record step k + 1 before reading step k's loss back, so the host records one step while the
-   * device runs the other (a GPU step no longer waits for the host to record it). The results,
-   * logs and checkpoints are the same;
-   * a divergence at step k also skips step k + 1's update (it is guarded by step k's) and throws
-   * for step k. Not with `onStep`, which may look at the weights: they would already be step
-   * k + 1's. Default: on unless `onStep` is given.
+   * Record step k + 1 before step k's statistics are back (their read-back is queued right behind
+   * step k), so the host records one step while the device runs the other. The results, logs and
+   * checkpoints are the same; a divergence at step k also skips step k + 1's update (it is guarded
+   * by step k's) and throws for step k; `onStep` would see step k + 1's weights. Default off:
+   * measured on an H200 (BENCHMARKS.md), a refUNet step at batch 256 ran 1,155 -> 1,250 img/s
+   * with it and `selectBackend`'s `webgpu.submitBatchSize: 256`, but 1,155 -> 744 with tfjs's
+   * submit size of 15 (a pending read-back made the frequent submits slow).
    */
   overlapSteps?: boolean;
 }
@@ -442,7 +443,7 @@ export class Trainer {
     // With overlap, step k + 1 is recorded before step k's statistics are read back, so the CPU
     // records one step while the GPU runs the other; a step followed by a checkpoint, and the
     // last, are finished first (a checkpoint must hold its own step's weights).
-    const overlap = options.overlapSteps ?? options.onStep === undefined;
+    const overlap = options.overlapSteps ?? false;
     if (typeof overlap !== 'boolean') typeFail(where, 'options.overlapSteps', 'a boolean', overlap);
     const checkpointAfter = (k: number) => options.checkpointDir !== undefined && ((every !== undefined && k % every === 0) || k === steps);
     try {
