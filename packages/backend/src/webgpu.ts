@@ -52,7 +52,7 @@ export interface WebgpuOptions {
   reductions?: 'tfjs' | 'wgsl';
   /**
    * `'wgsl'` (default): registers the fused GroupNorm kernels (`MtdGroupNorm`, `MtdGroupNormGrad`)
-   * that `@mtd/nn`'s `groupNorm` then uses: 2 dispatches forward and 6 backward instead of ~35; a
+   * that `@mtd/nn`'s `groupNorm` then uses: 2 dispatches forward and 4 backward instead of ~35; a
    * refUNet step ran 18% (batch 64) and 26% (batch 256) faster on an H200 (BENCHMARKS.md).
    * `'tfjs'`: none registered, so `groupNorm` runs as tfjs ops.
    */

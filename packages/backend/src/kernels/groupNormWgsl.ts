@@ -15,7 +15,8 @@ import { FlatProgram, type WebgpuBackendLike } from './wgslProgram.js';
  *   `dx = r (g - mean(g) - xh mean(g xh))`, `dgamma = sum dy xh`, `dbeta = sum dy`.
  *
  * tfjs's ops take ~15 dispatches for the forward (moments: transposes, reductions, elementwise)
- * and ~20 for the closed-form gradient; these take 2 and 6.
+ * and ~20 for the closed-form gradient; these take 2 and 4 (7 when a group's channel count does
+ * not divide the workgroup: then dgamma and dbeta are leading sums of full-size tensors).
  */
 export const GROUP_NORM_KERNEL = 'MtdGroupNorm';
 export const GROUP_NORM_GRAD_KERNEL = 'MtdGroupNormGrad';
