@@ -4,6 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { availableBackends } from '../harness.js';
 import { selectBackend, type BackendName } from '../selectBackend.js';
+import { programsOf } from './programs.testutil.js';
 import { tfPad } from './convCases.testutil.js';
 import { conv2dRef, conv2dBackpropInputRef, f64, type RefPad, type Shape4 } from './reference.js';
 
@@ -40,24 +41,6 @@ function data(c: Case, seed: number) {
     w: rng.fillNormal(new Float32Array(wShape.reduce((a, b) => a * b, 1))),
     wShape,
   };
-}
-
-/** WebGPU program class names `f` dispatches. */
-async function programsOf(f: () => tf.Tensor): Promise<{ out: tf.Tensor; programs: string[] }> {
-  const backend = tf.backend() as unknown as { runWebGPUProgram: (program: object, ...rest: unknown[]) => unknown };
-  const run = backend.runWebGPUProgram;
-  const programs: string[] = [];
-  backend.runWebGPUProgram = function (program: object, ...rest: unknown[]) {
-    programs.push(program.constructor.name);
-    return run.call(this, program, ...rest);
-  };
-  try {
-    const out = f();
-    await out.data();
-    return { out, programs };
-  } finally {
-    backend.runWebGPUProgram = run;
-  }
 }
 
 // webgpu only (see addN.test.ts on Dawn's teardown after a cpu case in the same file).

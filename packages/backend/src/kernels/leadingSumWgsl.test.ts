@@ -4,30 +4,13 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { availableBackends } from '../harness.js';
 import { selectBackend, type BackendName } from '../selectBackend.js';
+import { programsOf } from './programs.testutil.js';
 import { leadingSumSplits } from './leadingSumWgsl.js';
 
 let backends: BackendName[] = [];
 beforeAll(async () => {
   backends = await availableBackends();
 });
-
-/** The WebGPU programs `f` dispatches, by class name (tfjs runs some, e.g. its transposes, below the engine). */
-async function programsOf(f: () => tf.Tensor): Promise<{ out: tf.Tensor; programs: string[] }> {
-  const backend = tf.backend() as unknown as { runWebGPUProgram: (program: object, ...rest: unknown[]) => unknown };
-  const run = backend.runWebGPUProgram;
-  const programs: string[] = [];
-  backend.runWebGPUProgram = function (program: object, ...rest: unknown[]) {
-    programs.push(program.constructor.name);
-    return run.call(this, program, ...rest);
-  };
-  try {
-    const out = f();
-    await out.data();
-    return { out, programs };
-  } finally {
-    backend.runWebGPUProgram = run;
-  }
-}
 
 /** The sum over the first `leading` axes in float64. */
 function leadingSumRef(values: Float32Array, shape: number[], leading: number): number[] {
