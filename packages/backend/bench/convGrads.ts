@@ -12,7 +12,7 @@ import {
   conv2dBackpropInputViaConv,
 } from '../src/kernels/conv2dBackprop.js';
 import { conv2dBackpropFilterWgsl } from '../src/kernels/conv2dFilterGradWgsl.js';
-import { conv2dWgsl, conv2dWgslApplies } from '../src/kernels/conv2dWgsl.js';
+import { conv2dWgsl, conv2dWgslGeometry } from '../src/kernels/conv2dWgsl.js';
 import type { WebgpuBackendLike } from '../src/kernels/wgslProgram.js';
 import { unregisterTrainingKernels } from '../src/kernels/register.js';
 import { releaseBackend, selectBackend, type BackendName } from '../src/selectBackend.js';
@@ -64,7 +64,7 @@ for (const s of SHAPES) {
   const attrs = { strides: s.stride, pad: 'same', dataFormat: 'NHWC' } as const;
   const candidates: Array<[string, () => tf.Tensor]> = [
     ['conv2d (forward)', () => tf.conv2d(x, w, s.stride, 'same')],
-    ...(backend === 'webgpu' && conv2dWgslApplies(x, w, attrs)
+    ...(backend === 'webgpu' && conv2dWgslGeometry(x, w, attrs) !== undefined
       ? ([['conv2d wgsl', () => tf.engine().makeTensorFromTensorInfo(conv2dWgsl(tf.backend() as unknown as WebgpuBackendLike, x, w, attrs))]] as Array<[string, () => tf.Tensor]>)
       : []),
     ['dW built-in', () => tf.engine().runKernel(tf.Conv2DBackpropFilter, { x, dy }, { ...attrs, filterShape }) as tf.Tensor],

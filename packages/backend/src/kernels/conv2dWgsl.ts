@@ -13,7 +13,7 @@ import type { WebgpuBackendLike } from './wgslProgram.js';
  * input gradient, which `conv2dBackpropInputViaConv` computes as a forward conv.
  *
  * It takes NHWC float32 convs with dilation 1, input channels a multiple of 16 (one filter tap per
- * step) and output channels a multiple of 4; `conv2dWgslApplies` says which, and the registered
+ * step) and output channels a multiple of 4; `conv2dWgslGeometry` says which, and the registered
  * kernel hands the others (an RGB input conv, NCHW, dilation) to tfjs's own.
  */
 
@@ -125,34 +125,39 @@ export interface Conv2DAttrs {
   dimRoundingMode?: 'floor' | 'round' | 'ceil';
 }
 
-/** Whether `conv2dWgsl` takes this conv (see the file's comment); if not, tfjs's kernel does. */
-export function conv2dWgslApplies(x: tf.TensorInfo, filter: tf.TensorInfo, attrs: Conv2DAttrs): boolean {
+type Conv2DInfo = ReturnType<typeof tf.backend_util.computeConv2DInfo>;
+
+/**
+ * The conv's geometry if `conv2dWgsl` takes it (see the file's comment), else undefined (then
+ * tfjs's kernel does).
+ */
+export function conv2dWgslGeometry(x: tf.TensorInfo, filter: tf.TensorInfo, attrs: Conv2DAttrs): Conv2DInfo | undefined {
   const dilations = attrs.dilations ?? 1;
   const [dh, dw] = typeof dilations === 'number' ? [dilations, dilations] : dilations;
   const [inC, outC] = [filter.shape[2]!, filter.shape[3]!];
-  if ((attrs.dataFormat ?? 'NHWC') !== 'NHWC' || dh !== 1 || dw !== 1) return false;
-  if (x.dtype !== 'float32' || filter.dtype !== 'float32' || x.shape.length !== 4) return false;
-  if (inC % STEP !== 0 || outC % 4 !== 0 || x.shape[3] !== inC) return false;
+  if ((attrs.dataFormat ?? 'NHWC') !== 'NHWC' || dh !== 1 || dw !== 1) return undefined;
+  if (x.dtype !== 'float32' || filter.dtype !== 'float32' || x.shape.length !== 4) return undefined;
+  if (inC % STEP !== 0 || outC % 4 !== 0 || x.shape[3] !== inC) return undefined;
   const info = tf.backend_util.computeConv2DInfo(x.shape as [number, number, number, number], filter.shape as [number, number, number, number], attrs.strides, 1, attrs.pad, attrs.dimRoundingMode);
-  return Math.ceil((info.batchSize * info.outHeight * info.outWidth) / TILE) <= MAX_WORKGROUPS;
+  return Math.ceil((info.batchSize * info.outHeight * info.outWidth) / TILE) <= MAX_WORKGROUPS ? info : undefined;
 }
 
 /**
- * `Conv2D` by the WGSL implicit GEMM above, for a conv `conv2dWgslApplies` accepts, on tfjs's
- * WebGPU backend. Returns the output's tensor info (a kernel's result).
+ * `Conv2D` by the WGSL implicit GEMM above, for a conv `conv2dWgslGeometry` accepts (pass its
+ * result), on tfjs's WebGPU backend. Returns the output's tensor info (a kernel's result).
  */
-export function conv2dWgsl(backend: WebgpuBackendLike, x: tf.TensorInfo, filter: tf.TensorInfo, attrs: Conv2DAttrs): tf.TensorInfo {
-  if (!conv2dWgslApplies(x, filter, attrs)) {
+export function conv2dWgsl(backend: WebgpuBackendLike, x: tf.TensorInfo, filter: tf.TensorInfo, attrs: Conv2DAttrs, geometry?: Conv2DInfo): tf.TensorInfo {
+  const info = geometry ?? conv2dWgslGeometry(x, filter, attrs);
+  if (info === undefined) {
     throw new RangeError(
       `conv2dWgsl: needs NHWC float32, dilation 1, input channels a multiple of ${STEP} and output channels a multiple of 4; got x [${x.shape.join(', ')}], filter [${filter.shape.join(', ')}]`,
     );
   }
-  const [kh, kw, inC, outC] = filter.shape as [number, number, number, number];
-  const info = tf.backend_util.computeConv2DInfo(x.shape as [number, number, number, number], filter.shape as [number, number, number, number], attrs.strides, 1, attrs.pad, attrs.dimRoundingMode);
+  const [, kw, inC, outC] = filter.shape as [number, number, number, number];
   const [n, inH, inW] = x.shape as [number, number, number, number];
   const rows = n * info.outHeight * info.outWidth;
   // One uniform per value, in the order of Conv2DProgram.uniforms.
-  const values = [rows, (kh * kw * inC) / STEP, info.outWidth, info.outHeight * info.outWidth, info.strideHeight, info.strideWidth, info.padInfo.top, info.padInfo.left, kw, inC, outC, inH, inW];
+  const values = [rows, (info.filterHeight * kw * inC) / STEP, info.outWidth, info.outHeight * info.outWidth, info.strideHeight, info.strideWidth, info.padInfo.top, info.padInfo.left, kw, inC, outC, inH, inW];
   const uniforms = values.map((v) => ({ type: 'int32', data: [v] }));
   const outShape = [n, info.outHeight, info.outWidth, outC];
   return backend.runWebGPUProgram(new Conv2DProgram(outShape, rows, outC), [x, filter], 'float32', uniforms);
@@ -170,7 +175,8 @@ export function conv2dDelegating(builtin: tf.KernelConfig | undefined): tf.Kerne
   return (args) => {
     const { x, filter } = args.inputs as { x: tf.TensorInfo; filter: tf.TensorInfo };
     const attrs = args.attrs as unknown as Conv2DAttrs;
-    if (enabled && conv2dWgslApplies(x, filter, attrs)) return conv2dWgsl(args.backend as unknown as WebgpuBackendLike, x, filter, attrs);
+    const geometry = enabled ? conv2dWgslGeometry(x, filter, attrs) : undefined;
+    if (geometry !== undefined) return conv2dWgsl(args.backend as unknown as WebgpuBackendLike, x, filter, attrs, geometry);
     if (builtin === undefined) throw new Error('conv2dDelegating: no built-in Conv2D kernel to delegate to');
     return builtin.kernelFunc(args);
   };
