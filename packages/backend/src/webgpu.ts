@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { setWebgpuGroupNorm } from './kernels/groupNormWgsl.js';
+import { setWebgpuSilu } from './kernels/siluWgsl.js';
 import { setLeadingSumWgsl } from './kernels/leadingSumWgsl.js';
 import { setConv2dWgsl } from './kernels/conv2dWgsl.js';
 import { setWebgpuFilterGradient, type WebgpuFilterGradient } from './kernels/register.js';
@@ -65,6 +66,12 @@ export interface WebgpuOptions {
    * BENCHMARKS.md). `'tfjs'`: tfjs's kernel for all.
    */
   conv2d?: 'tfjs' | 'wgsl';
+  /**
+   * `'wgsl'` (default): registers the fused SiLU kernels (`MtdSilu`, `MtdSiluGrad`) that
+   * `@mtd/nn`'s `silu` then uses: one dispatch forward and one backward instead of 2 and 5, and
+   * no saved sigmoid (counted on lavapipe; not yet timed on a GPU). `'tfjs'`: tfjs ops.
+   */
+  silu?: 'tfjs' | 'wgsl';
 }
 
 /** The options that apply each time WebGPU is selected: all checked before any is applied. */
@@ -73,6 +80,7 @@ function applyWebgpuSettings(options: WebgpuOptions): void {
   const reductions = oneOf('reductions', options.reductions ?? 'wgsl', ['tfjs', 'wgsl'] as const);
   const groupNorm = oneOf('groupNorm', options.groupNorm ?? 'wgsl', ['tfjs', 'wgsl'] as const);
   const conv2d = oneOf('conv2d', options.conv2d ?? 'wgsl', ['tfjs', 'wgsl'] as const);
+  const silu = oneOf('silu', options.silu ?? 'wgsl', ['tfjs', 'wgsl'] as const);
   const size = options.submitBatchSize;
   if (size !== undefined && (!Number.isInteger(size) || size < 1)) {
     throw new RangeError(`selectBackend: options.webgpu.submitBatchSize must be an integer >= 1, got ${String(size)}`);
@@ -81,6 +89,7 @@ function applyWebgpuSettings(options: WebgpuOptions): void {
   setLeadingSumWgsl(reductions === 'wgsl');
   setWebgpuGroupNorm(groupNorm === 'wgsl');
   setConv2dWgsl(conv2d === 'wgsl');
+  setWebgpuSilu(silu === 'wgsl');
   if (size !== undefined) tf.env().set('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE', size);
 }
 

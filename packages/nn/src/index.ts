@@ -1,7 +1,7 @@
 export { ParamStore, type Param, type Conv, type Dense, type Norm } from './param-store.js';
 export { torchShape, toTorchLayout, fromTorchLayout, type Layout } from './layout.js';
 export { paramsToSafeTensors, assignFromSafeTensors } from './safetensors.js';
-export { silu, type SiluOptions } from './silu.js';
+export { silu, SILU_KERNEL, SILU_GRAD_KERNEL, type SiluOptions } from './silu.js';
 export { groupNorm, GROUP_NORM_KERNEL, GROUP_NORM_GRAD_KERNEL, type GroupNormOptions } from './group-norm.js';
 export { conv2d } from './conv2d.js';
 export { linear } from './linear.js';

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { expectClose, expectNoLeak } from '@mtd/testkit';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { siluRef } from './reference.testutil.js';
-import { silu } from './silu.js';
+import { SILU_KERNEL, silu } from './silu.js';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -43,6 +43,17 @@ describe('silu', () => {
     expect(closed).toBeLessThan(auto);
     expect(() => silu(t, { analyticGradient: 1 as unknown as boolean })).toThrow(/silu: options.analyticGradient must be a boolean/);
     t.dispose();
+  });
+
+  it('uses the fused kernels only where the backend registered them (their tests live in @mtd/backend and @mtd/train)', async () => {
+    const t = tf.tensor1d(x);
+    expect(tf.getKernel(SILU_KERNEL, tf.getBackend())).toBeUndefined();
+    const info = await tf.profile(() => silu(t, { analyticGradient: true }));
+    expect(info.kernels.map((k) => k.name)).not.toContain(SILU_KERNEL);
+    // Asked for without a registered kernel: tfjs's own error names the kernel.
+    expect(() => silu(t, { analyticGradient: true, fused: true })).toThrow(/MtdSilu/);
+    expect(() => silu(t, { analyticGradient: true, fused: 'yes' as unknown as boolean })).toThrow(/silu: options.fused must be a boolean/);
+    tf.dispose([t, info.result as tf.Tensor]);
   });
 
   it('returns one new tensor and keeps no intermediates (no tf.tidy needed around it)', async () => {

@@ -2,7 +2,7 @@
 //   node bench/train-bench.mjs [--backends cpu,wasm] [--steps 20] [--configs mixture,tiny-unet] [--batch N]
 //                              [--kernels] [--profile] [--baseline] [--layout flat|per-variable]
 //                              [--tf-flag NAME=VALUE]... [--dawn-toggles a,b] [--filter-grad im2col|wgsl] [--reductions tfjs|wgsl] [--group-norm tfjs|wgsl]
-//                              [--conv tfjs|wgsl] [--overlap]
+//                              [--conv tfjs|wgsl] [--silu tfjs|wgsl] [--overlap]
 // Builds each config's experiment, runs a warm-up step, then times `--steps` steps of
 // Trainer.train (one loss read-back per step, as in real training). Timing lives here, never in
 // a test.
@@ -19,6 +19,7 @@
 //   --reductions    selectBackend's webgpu.reductions option (tfjs's Sum, or leading-axes sums in WGSL).
 //   --group-norm    selectBackend's webgpu.groupNorm option (tfjs ops, or the fused GroupNorm kernels).
 //   --conv          selectBackend's webgpu.conv2d option (tfjs's Conv2D, or the WGSL implicit GEMM).
+//   --silu          selectBackend's webgpu.silu option (tfjs ops, or the fused SiLU kernels).
 //   --overlap       Trainer.train's overlapSteps: step k + 1 recorded before step k is read back.
 // Each row also gives the process's CPU time per step beside the wall time: a step whose CPU time
 // is close to its wall time is bound by per-kernel dispatch, not by the GPU.
@@ -44,6 +45,7 @@ const { values } = parseArgs({
     reductions: { type: 'string' },
     'group-norm': { type: 'string' },
     conv: { type: 'string' },
+    silu: { type: 'string' },
     overlap: { type: 'boolean', default: false },
   },
 });
@@ -142,12 +144,13 @@ for (const backendName of values.backends.split(',')) {
     registerKernels: !values.baseline,
     webgpu: {
       // The baseline: tfjs's own reductions and GroupNorm ops too.
-      ...(values.baseline ? { reductions: 'tfjs', groupNorm: 'tfjs', conv2d: 'tfjs' } : {}),
+      ...(values.baseline ? { reductions: 'tfjs', groupNorm: 'tfjs', conv2d: 'tfjs', silu: 'tfjs' } : {}),
       ...(toggles.length > 0 ? { dawnFlags: [`enable-dawn-features=${toggles.join(',')}`] } : {}),
       ...(values['filter-grad'] ? { filterGradient: values['filter-grad'] } : {}),
       ...(values.reductions ? { reductions: values.reductions } : {}),
       ...(values['group-norm'] ? { groupNorm: values['group-norm'] } : {}),
       ...(values.conv ? { conv2d: values.conv } : {}),
+      ...(values.silu ? { silu: values.silu } : {}),
     },
   });
   setFlags();
@@ -197,7 +200,7 @@ for (const backendName of values.backends.split(',')) {
     // no data, so they are counted apart.
     const info = await tf.profile(() => trainer.trainStep());
     const computing = info.kernels.filter((k) => k.name !== 'Reshape' && (k.depth ?? 0) === 0);
-    const tag = [values.baseline ? ' [baseline]' : '', values['filter-grad'] ? ` [dW ${values['filter-grad']}]` : '', values.reductions ? ` [sums ${values.reductions}]` : '', values['group-norm'] ? ` [GroupNorm ${values['group-norm']}]` : '', values.conv ? ` [conv ${values.conv}]` : '', values.overlap ? ' [overlap]' : '', ...values['tf-flag'].map((f) => ` [${f}]`), values['dawn-toggles'] ? ` [${values['dawn-toggles']}]` : ''].join('');
+    const tag = [values.baseline ? ' [baseline]' : '', values['filter-grad'] ? ` [dW ${values['filter-grad']}]` : '', values.reductions ? ` [sums ${values.reductions}]` : '', values['group-norm'] ? ` [GroupNorm ${values['group-norm']}]` : '', values.conv ? ` [conv ${values.conv}]` : '', values.silu ? ` [SiLU ${values.silu}]` : '', values.overlap ? ' [overlap]' : '', ...values['tf-flag'].map((f) => ` [${f}]`), values['dawn-toggles'] ? ` [${values['dawn-toggles']}]` : ''].join('');
     console.log(`${backendName.padEnd(6)} ${(name + tag).padEnd(14)} ${String(exp.model.parameterCount()).padStart(9)} params  batch ${String(B).padStart(3)}  ${(steps / s).toFixed(2).padStart(7)} steps/s  ${((steps * B) / s).toFixed(1).padStart(8)} img/s  ${((1000 * s) / steps).toFixed(1)} ms/step wall, ${cpuMs.toFixed(1)} ms CPU  ${String(computing.length).padStart(5)} kernels/step (+${info.kernels.length - computing.length} reshapes/nested)  first step ${firstStep.toFixed(1)} s  (${tf.memory().numTensors} tensors)`);
     if (values.kernels) {
       const byName = new Map();

@@ -4,9 +4,10 @@ import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 
 // @mtd/backend's WGSL kernels, end to end through a U-Net's gradient: the fused GroupNorm
-// (whose kernel names @mtd/nn looks up), the WGSL filter gradient and the WGSL leading-axes sums.
+// and SiLU (whose kernel names @mtd/nn looks up), the WGSL conv and filter gradient and the WGSL
+// leading-axes sums.
 describe("webgpu with the WGSL kernels: the same U-Net gradients as tfjs's kernels and ops", () => {
-  it('agrees to 1e-4 on every parameter, and the fused GroupNorm kernels are the ones that run', async (ctx) => {
+  it('agrees to 1e-4 on every parameter, and the fused GroupNorm and SiLU kernels are the ones that run', async (ctx) => {
     if (!(await availableBackends()).includes('webgpu')) ctx.skip();
     const config = { imageSize: 8, inChannels: 2, baseChannels: 8, channelMults: [1, 2], numResBlocks: 1, attentionResolutions: [4], groups: 4 };
     const gradients = async (wgsl: boolean) =>
@@ -24,7 +25,11 @@ describe("webgpu with the WGSL kernels: the same U-Net gradients as tfjs's kerne
           unet.dispose();
           return { values, kernels: new Set(info.kernels.map((k) => k.name)) };
         },
-        { webgpu: wgsl ? { groupNorm: 'wgsl', filterGradient: 'wgsl', reductions: 'wgsl', conv2d: 'wgsl' } : { groupNorm: 'tfjs', filterGradient: 'im2col', reductions: 'tfjs', conv2d: 'tfjs' } },
+        {
+          webgpu: wgsl
+            ? { groupNorm: 'wgsl', filterGradient: 'wgsl', reductions: 'wgsl', conv2d: 'wgsl', silu: 'wgsl' }
+            : { groupNorm: 'tfjs', filterGradient: 'im2col', reductions: 'tfjs', conv2d: 'tfjs', silu: 'tfjs' },
+        },
       );
     try {
       const plain = await gradients(false);
@@ -32,6 +37,9 @@ describe("webgpu with the WGSL kernels: the same U-Net gradients as tfjs's kerne
       expect(plain.kernels.has('MtdGroupNorm')).toBe(false);
       expect(fused.kernels.has('MtdGroupNorm')).toBe(true);
       expect(fused.kernels.has('MtdGroupNormGrad')).toBe(true);
+      expect(plain.kernels.has('MtdSilu')).toBe(false);
+      expect(fused.kernels.has('MtdSilu')).toBe(true);
+      expect(fused.kernels.has('MtdSiluGrad')).toBe(true);
       for (const [i, a] of plain.values.entries()) {
         const b = fused.values[i]!;
         let num = 0;
