@@ -33,8 +33,11 @@ part train-256 60 $T --batch 256 --steps 5
 part train-256-baseline 90 $T --batch 256 --steps 3 --baseline
 part train-256-submit256 60 $T --batch 256 --steps 5 --tf-flag WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE=256
 # The WGSL kernels against tfjs's (filter gradient, sums, GroupNorm, conv).
-part train-64-tfjs-kernels 60 $T --batch 64 --steps 10 --filter-grad im2col --reductions tfjs --group-norm tfjs --conv tfjs
-part train-256-tfjs-kernels 60 $T --batch 256 --steps 5 --filter-grad im2col --reductions tfjs --group-norm tfjs --conv tfjs
+part train-64-tfjs-kernels 60 $T --batch 64 --steps 10 --filter-grad im2col --reductions tfjs --group-norm tfjs --conv tfjs --silu tfjs
+part train-256-tfjs-kernels 60 $T --batch 256 --steps 5 --filter-grad im2col --reductions tfjs --group-norm tfjs --conv tfjs --silu tfjs
+# The fused SiLU (default, not yet timed) against tfjs's ops.
+part train-64-silu-tfjs 60 $T --batch 64 --steps 10 --silu tfjs
+part train-256-silu-tfjs 60 $T --batch 256 --steps 5 --silu tfjs
 # Trainer.train's overlapSteps, with tfjs's submit size and with 256.
 part train-64-overlap 60 $T --batch 64 --steps 10 --overlap
 part train-256-overlap 60 $T --batch 256 --steps 5 --overlap
