@@ -52,6 +52,13 @@ describe('mtd train / sample / eval on the mixture toy', () => {
     expect(log.map((r) => r.step)).toEqual([1, 2]);
     expect(JSON.parse(await readFile(join(out, 'config.json'), 'utf8'))).toMatchObject({ seed: 1, train: { steps: 2 } });
 
+    // Overlapped steps (and a submit size, which only webgpu uses): the same losses.
+    const overlapped = join(dir, 'mixture-overlapped');
+    expect(await runCli(['train', '--config', config, '--out', overlapped, '--backend', 'cpu', '--progress', 'off', '--overlap-steps', '--submit-batch', '256'], capture().log)).toBe(0);
+    const lossesOf = async (run: string) => (await readFile(join(run, 'log.jsonl'), 'utf8')).trim().split('\n').map((l) => (JSON.parse(l) as { loss: number }).loss);
+    expect(await lossesOf(overlapped)).toEqual(await lossesOf(out));
+    await expect(runCli(['train', '--config', config, '--out', join(dir, 'x'), '--submit-batch', '0'], capture().log)).rejects.toThrow('mtd train: --submit-batch must be an integer >= 1, got "0"');
+
     // The same --out again is refused; --resume continues it.
     await expect(runCli(['train', '--config', config, '--out', out, '--backend', 'cpu', '--progress', 'off'], capture().log)).rejects.toThrow(/already holds a run .*pass --resume/);
     const resumed = capture();
