@@ -24,21 +24,30 @@ const STEP = 16;
 /** Workgroups per dispatch dimension (WebGPU's default limit). */
 const MAX_WORKGROUPS = 65535;
 
+/**
+ * With `flipped`, `w` is read as the spatially flipped, in/out-swapped filter of a forward conv
+ * (`w'[i, j, c, o] = w[kh-1-i, kw-1-j, o, c]`): the stride-1 input gradient without materialising
+ * that filter (tfjs would run a Reverse and a Transpose for it, two dispatches per conv).
+ */
 class Conv2DProgram {
   variableNames = ['x', 'w'];
-  variableComponents = [4, 4];
+  variableComponents: [number, number];
   outputComponent = 4;
   outputShape: number[];
-  shaderKey = 'mtdConv2D';
+  shaderKey: string;
   dispatchLayout = { x: [3], y: [0, 1, 2] };
   dispatch: [number, number, number];
   workgroupSize: [number, number, number] = [16, 16, 1];
   uniforms =
-    'rows : i32, steps : i32, outW : i32, outHW : i32, strideH : i32, strideW : i32, top : i32, left : i32, kw : i32, inC : i32, outC : i32, inH : i32, inW : i32,';
+    'rows : i32, steps : i32, outW : i32, outHW : i32, strideH : i32, strideW : i32, top : i32, left : i32, kw : i32, inC : i32, outC : i32, inH : i32, inW : i32, taps : i32,';
+  private readonly flipped: boolean;
 
-  constructor(outShape: number[], rows: number, outC: number) {
+  constructor(outShape: number[], rows: number, outC: number, flipped = false) {
     this.outputShape = outShape;
     this.dispatch = [Math.ceil(outC / TILE), Math.ceil(rows / TILE), 1];
+    this.flipped = flipped;
+    this.variableComponents = [4, flipped ? 1 : 4];
+    this.shaderKey = `mtdConv2D_${flipped}`;
   }
 
   getUserCode(): string {
@@ -88,7 +97,14 @@ class Conv2DProgram {
           tileX[(q * 4 + 3) * 16 + slot][lane] = a.w;
           var b = vec4<f32>(0.0);
           if (coLoad < uniforms.outC) {
-            b = w[((k0 + wk) * uniforms.outC + coLoad) / 4];
+            ${
+              this.flipped
+                ? `// Row k = (tap, c) of the flipped filter: w[taps-1-tap, o, c] for 4 consecutive o.
+            let tapW = (k0 + wk) / uniforms.inC;
+            let base = ((uniforms.taps - 1 - tapW) * uniforms.outC + coLoad) * uniforms.inC + (k0 + wk - tapW * uniforms.inC);
+            b = vec4<f32>(w[base], w[base + uniforms.inC], w[base + 2 * uniforms.inC], w[base + 3 * uniforms.inC]);`
+                : `b = w[((k0 + wk) * uniforms.outC + coLoad) / 4];`
+            }
           }
           tileW[thread] = b;
           workgroupBarrier();
@@ -157,13 +173,50 @@ export function conv2dWgsl(backend: WebgpuBackendLike, x: tf.TensorInfo, filter:
   const [n, inH, inW] = x.shape as [number, number, number, number];
   const rows = n * info.outHeight * info.outWidth;
   // One uniform per value, in the order of Conv2DProgram.uniforms.
-  const values = [rows, (info.filterHeight * kw * inC) / STEP, info.outWidth, info.outHeight * info.outWidth, info.strideHeight, info.strideWidth, info.padInfo.top, info.padInfo.left, kw, inC, outC, inH, inW];
+  const values = [rows, (info.filterHeight * kw * inC) / STEP, info.outWidth, info.outHeight * info.outWidth, info.strideHeight, info.strideWidth, info.padInfo.top, info.padInfo.left, kw, inC, outC, inH, inW, info.filterHeight * kw];
   const uniforms = values.map((v) => ({ type: 'int32', data: [v] }));
   const outShape = [n, info.outHeight, info.outWidth, outC];
   return backend.runWebGPUProgram(new Conv2DProgram(outShape, rows, outC), [x, filter], 'float32', uniforms);
 }
 
+/**
+ * The stride-1 input gradient `dx` of a forward conv (`x [N, H, W, Ci]`, `filter [kh, kw, Ci, Co]`)
+ * as the WGSL GEMM over `dy` with the flipped filter read in place, when it applies: NHWC float32,
+ * stride and dilation 1, Co a multiple of 16, Ci of 4, padding that needs no cropping. Otherwise
+ * undefined (the caller computes it another way).
+ */
+export function conv2dBackpropInputWgsl(
+  backend: WebgpuBackendLike,
+  dy: tf.TensorInfo,
+  filter: tf.TensorInfo,
+  inputShape: readonly number[],
+  attrs: Conv2DAttrs,
+): tf.TensorInfo | undefined {
+  if ((attrs.dataFormat ?? 'NHWC') !== 'NHWC' || dy.dtype !== 'float32' || filter.dtype !== 'float32' || dy.shape.length !== 4) return undefined;
+  const [kh, kw, inC, outC] = filter.shape as [number, number, number, number];
+  if (outC % STEP !== 0 || inC % 4 !== 0 || dy.shape[3] !== outC) return undefined;
+  const info = tf.backend_util.computeConv2DInfo(inputShape as [number, number, number, number], filter.shape as [number, number, number, number], attrs.strides, 1, attrs.pad, attrs.dimRoundingMode);
+  if (info.strideHeight !== 1 || info.strideWidth !== 1) return undefined;
+  const [n, h, w] = inputShape as [number, number, number, number];
+  const [, oh, ow] = dy.shape as [number, number, number, number];
+  // The "full" correlation's padding (see conv2dBackpropInputViaConv); the far sides must not crop.
+  const top = kh - 1 - info.padInfo.top;
+  const left = kw - 1 - info.padInfo.left;
+  if (top < 0 || left < 0 || h + kh - 1 - oh - top < 0 || w + kw - 1 - ow - left < 0) return undefined;
+  const rows = n * h * w;
+  if (Math.ceil(rows / TILE) > MAX_WORKGROUPS) return undefined;
+  // Uniforms as Conv2DProgram's, for the conv of dy (Co channels) into dx (Ci channels).
+  const values = [rows, (kh * kw * outC) / STEP, w, h * w, 1, 1, top, left, kw, outC, inC, oh, ow, kh * kw];
+  const uniforms = values.map((v) => ({ type: 'int32', data: [v] }));
+  return backend.runWebGPUProgram(new Conv2DProgram([n, h, w, inC], rows, inC, true), [dy, filter], 'float32', uniforms);
+}
+
 let enabled = false;
+
+/** Whether the WGSL conv is on (`WebgpuOptions.conv2d`): the input gradient follows it. */
+export function conv2dWgslEnabled(): boolean {
+  return enabled;
+}
 
 /** Whether webgpu's registered `Conv2D` uses `conv2dWgsl` (see `WebgpuOptions.conv2d`). */
 export function setConv2dWgsl(on: boolean): void {

@@ -11,7 +11,8 @@ import { unsortedSegmentSumViaMatMul } from './unsortedSegmentSum.js';
 import { addNDelegating } from './addN.js';
 import { conv2dBackpropFilterWgsl } from './conv2dFilterGradWgsl.js';
 import { leadingSumDelegating } from './leadingSumWgsl.js';
-import { conv2dDelegating } from './conv2dWgsl.js';
+import { conv2dBackpropInputWgsl, conv2dDelegating, conv2dWgslEnabled } from './conv2dWgsl.js';
+import type { WebgpuBackendLike } from './wgslProgram.js';
 
 /**
  * Which kernels each backend gets, and why (the measurements are in PLATFORM.md):
@@ -108,9 +109,16 @@ const conv2dBackpropInput = inputGradient(false);
 function inputGradientWebgpu(builtin: tf.KernelConfig | undefined): tf.KernelFunc {
   const viaConv = inputGradient(true);
   return (args) => {
-    const { strides } = args.attrs as unknown as { strides: number | [number, number] };
+    const { strides, inputShape } = args.attrs as unknown as { strides: number | [number, number]; inputShape: number[] };
     const [sh, sw] = typeof strides === 'number' ? [strides, strides] : strides;
     if ((sh > 1 || sw > 1) && builtin !== undefined) return builtin.kernelFunc(args);
+    // With the WGSL conv on: the same GEMM reading the flipped filter in place (no Reverse and
+    // Transpose dispatches), where it applies.
+    if (conv2dWgslEnabled()) {
+      const { dy, filter } = args.inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
+      const dx = conv2dBackpropInputWgsl(args.backend as unknown as WebgpuBackendLike, dy, filter, inputShape, args.attrs as unknown as Parameters<typeof conv2dBackpropInputWgsl>[4]);
+      if (dx !== undefined) return dx;
+    }
     return viaConv(args);
   };
 }
