@@ -451,7 +451,17 @@ export class Trainer {
       while (pending !== undefined) {
         const current: PendingStep = pending;
         this.inFlight = current;
-        const next = overlap && current.step < steps && !checkpointAfter(current.step) ? this.queueStep(current.finite) : undefined;
+        // A failure to record the next step (a bad batch) is reported once this step is complete,
+        // as it would be without overlap.
+        let next: PendingStep | undefined;
+        let queueError: unknown;
+        if (overlap && current.step < steps && !checkpointAfter(current.step)) {
+          try {
+            next = this.queueStep(current.finite);
+          } catch (error) {
+            queueError = error ?? new Error('Trainer.train: recording the next step failed');
+          }
+        }
         let r: StepResult;
         try {
           r = await this.finishStep(current);
@@ -466,13 +476,21 @@ export class Trainer {
         examples += r.examples;
         const seconds = (performance.now() - t0) / 1000;
         progress.update({ step: r.step, loss: r.loss, examples: r.examples });
-        if (log !== undefined && (r.step % logEvery === 0 || r.step === steps)) {
-          await log.append({ ...r, seconds: round(seconds, 3), examplesPerSecond: round(examples / Math.max(seconds, 1e-9), 2) });
+        try {
+          if (log !== undefined && (r.step % logEvery === 0 || r.step === steps)) {
+            await log.append({ ...r, seconds: round(seconds, 3), examplesPerSecond: round(examples / Math.max(seconds, 1e-9), 2) });
+          }
+          if (checkpointAfter(r.step)) {
+            checkpoint = await this.saveCheckpoint(options.checkpointDir!, { keep, loss: r.loss });
+          }
+          await options.onStep?.(r);
+        } catch (error) {
+          // The queued step's update is on its way: complete it (or take it back if it diverged)
+          // so the weights and the step count agree, then report this error.
+          if (pending !== undefined) await this.finishStep(pending).catch(() => undefined);
+          throw error;
         }
-        if (checkpointAfter(r.step)) {
-          checkpoint = await this.saveCheckpoint(options.checkpointDir!, { keep, loss: r.loss });
-        }
-        await options.onStep?.(r);
+        if (queueError !== undefined) throw queueError;
         if (pending === undefined && this.completed < steps) pending = this.queueStep();
       }
     } finally {
