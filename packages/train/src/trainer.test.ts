@@ -60,6 +60,22 @@ async function snapshot(trainer: Trainer): Promise<Record<string, number[]>> {
   return out;
 }
 
+/**
+ * A stopped run's step and Adam/EMA counts are `steps`, and its weights, moments and EMA those of
+ * a trainer from `make` after `steps` plain steps. Frees both trainers and their models.
+ */
+async function expectStateOfSteps(steps: number, make: () => Trainer, trainer: Trainer): Promise<void> {
+  const reference = make();
+  for (let i = 0; i < steps; i++) await reference.trainStep();
+  expect([trainer.step, trainer.adam.count, trainer.ema?.count]).toEqual([steps, steps, steps]);
+  const [a, b] = [await snapshot(reference), await snapshot(trainer)];
+  for (const key of Object.keys(a)) expect(b[key], key).toEqual(a[key]);
+  for (const t of [reference, trainer]) {
+    t.dispose();
+    t.model.dispose?.();
+  }
+}
+
 describe('resume is bit-exact', () => {
   test('2N steps straight == N steps, checkpoint, load into fresh objects, N steps (losses, weights, EMA, moments; and the log)', async () => {
     const N = 6;
@@ -200,59 +216,39 @@ describe('divergence', () => {
   test('overlapped: a NaN at step 5 (queued while 4 ran) skips 5 and the already-queued 6; the state is step 4\'s', async () => {
     const make = () =>
       new Trainer({ model: setup.model(4), schedule: toy.schedule, modalities: [label], data: setup.data({ batchSize: 8, seed: 3, nanAt: 5 }), seed: 2, optimizer });
-    const reference = make();
-    for (let i = 0; i < 4; i++) await reference.trainStep();
     const trainer = make();
     const error = await trainer.train({ steps: 20, progress: 'off', overlapSteps: true }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(TrainingDivergedError);
     expect((error as TrainingDivergedError).step).toBe(5);
-    expect([trainer.step, trainer.adam.count, trainer.ema?.count]).toEqual([4, 4, 4]);
-    const [a, b] = [await snapshot(reference), await snapshot(trainer)];
-    for (const key of Object.keys(a)) expect(b[key], key).toEqual(a[key]);
-    for (const t of [reference, trainer]) {
-      t.dispose();
-      t.model.dispose?.();
-    }
+    await expectStateOfSteps(4, make, trainer);
   });
 
   test('overlapped: a bad batch for step 4 (recorded while 3 ran) is reported after step 3 completes, as without overlap', async () => {
     const make = () => {
       const inner = setup.data({ batchSize: 8, seed: 3 });
       let drawn = 0;
-      const data = { ...inner, next: () => (++drawn === 4 ? (() => { throw new Error('bad batch 4'); })() : inner.next()), state: () => inner.state(), restore: (st: unknown) => inner.restore(st) };
+      const next = () => {
+        if (++drawn === 4) throw new Error('bad batch 4');
+        return inner.next();
+      };
+      const data = { ...inner, next, state: () => inner.state(), restore: (st: unknown) => inner.restore(st) };
       return new Trainer({ model: setup.model(4), schedule: toy.schedule, modalities: [label], data, seed: 2, optimizer });
     };
-    const reference = make();
-    for (let i = 0; i < 3; i++) await reference.trainStep();
     const trainer = make();
     const logPath = join(dir, 'bad-batch.jsonl');
     await expect(trainer.train({ steps: 10, progress: 'off', overlapSteps: true, logPath })).rejects.toThrow('bad batch 4');
-    expect([trainer.step, trainer.adam.count, trainer.ema?.count]).toEqual([3, 3, 3]);
     expect((await new JsonlLog(logPath).read()).map((r) => r['step'])).toEqual([1, 2, 3]);
-    const [a, b] = [await snapshot(reference), await snapshot(trainer)];
-    for (const key of Object.keys(a)) expect(b[key], key).toEqual(a[key]);
-    for (const t of [reference, trainer]) {
-      t.dispose();
-      t.model.dispose?.();
-    }
+    await expectStateOfSteps(3, make, trainer);
   });
 
   test('overlapped: an onStep that throws at step 2 leaves the queued step 3 completed (weights and count agree)', async () => {
     const make = () => new Trainer({ model: setup.model(4), schedule: toy.schedule, modalities: [label], data: setup.data({ batchSize: 8, seed: 3 }), seed: 2, optimizer });
-    const reference = make();
-    for (let i = 0; i < 3; i++) await reference.trainStep();
     const trainer = make();
     const onStep = (r: { step: number }) => {
       if (r.step === 2) throw new Error('onStep failed at 2');
     };
     await expect(trainer.train({ steps: 10, progress: 'off', overlapSteps: true, onStep })).rejects.toThrow('onStep failed at 2');
-    expect([trainer.step, trainer.adam.count, trainer.ema?.count]).toEqual([3, 3, 3]);
-    const [a, b] = [await snapshot(reference), await snapshot(trainer)];
-    for (const key of Object.keys(a)) expect(b[key], key).toEqual(a[key]);
-    for (const t of [reference, trainer]) {
-      t.dispose();
-      t.model.dispose?.();
-    }
+    await expectStateOfSteps(3, make, trainer);
   });
 
   test('an infinite gradient norm with a finite loss stops too', async () => {

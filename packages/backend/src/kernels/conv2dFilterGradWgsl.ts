@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Conv2DBackpropFilterArgs } from './conv2dBackprop.js';
 import { sumSplits } from './splitSum.js';
-import type { WebgpuBackendLike } from './wgslProgram.js';
+import { tileOuterProducts, type WebgpuBackendLike } from './wgslProgram.js';
 
 /**
  * The conv2d filter gradient as one WGSL program for tfjs's WebGPU backend: an implicit GEMM per
@@ -128,14 +128,7 @@ class FilterGradProgram {
           tileDy[ty * 16 + tx] = b;
           workgroupBarrier();
           // Computing, thread (tx, ty) owns ci = 4ty..4ty+3 and co = 4tx..4tx+3 of the tile.
-          for (var k = 0; k < ${STEP}; k = k + 1) {
-            let av = tileX[k * 16 + ty];
-            let bv = tileDy[k * 16 + tx];
-            acc0 = fma(vec4<f32>(av.x), bv, acc0);
-            acc1 = fma(vec4<f32>(av.y), bv, acc1);
-            acc2 = fma(vec4<f32>(av.z), bv, acc2);
-            acc3 = fma(vec4<f32>(av.w), bv, acc3);
-          }
+          ${tileOuterProducts('tileX', 'tileDy', STEP)}
           workgroupBarrier();
         }
         let co = coBase + tx * 4;

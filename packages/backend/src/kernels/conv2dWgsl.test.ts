@@ -1,26 +1,16 @@
-import { createRng } from '@mtd/random';
 import { expectClose, expectNoLeak } from '@mtd/testkit';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { availableBackends } from '../harness.js';
 import { selectBackend, type BackendName } from '../selectBackend.js';
 import { programsOf } from './programs.testutil.js';
-import { tfPad } from './convCases.testutil.js';
-import { conv2dRef, conv2dBackpropInputRef, f64, type RefPad, type Shape4 } from './reference.js';
+import { makeData, tfPad, type Case } from './convCases.testutil.js';
+import { conv2dRef, conv2dBackpropInputRef, f64 } from './reference.js';
 
 let backends: BackendName[] = [];
 beforeAll(async () => {
   backends = await availableBackends();
 });
-
-interface Case {
-  label: string;
-  x: Shape4;
-  k: [number, number];
-  outC: number;
-  strides: [number, number];
-  pad: RefPad;
-}
 
 // Rows not a multiple of the 64-row tile, two output-channel tiles, strides, explicit and
 // asymmetric padding, a 1x1 conv, padding past the kernel.
@@ -34,16 +24,6 @@ const CASES: Case[] = [
   { label: '3x3, padding >= kernel', x: [1, 5, 4, 16], k: [3, 3], outC: 12, strides: [1, 2], pad: [[3, 0], [0, 3]] },
 ];
 
-function data(c: Case, seed: number) {
-  const rng = createRng(seed);
-  const wShape: Shape4 = [c.k[0], c.k[1], c.x[3], c.outC];
-  return {
-    x: rng.fillNormal(new Float32Array(c.x.reduce((a, b) => a * b, 1))),
-    w: rng.fillNormal(new Float32Array(wShape.reduce((a, b) => a * b, 1))),
-    wShape,
-  };
-}
-
 // webgpu only (see addN.test.ts on Dawn's teardown after a cpu case in the same file).
 describe("webgpu Conv2D with conv2d: 'wgsl' (the default; implicit GEMM)", () => {
   it('matches the float64 conv and input gradient, runs its program only where it applies, leaks nothing', async (ctx) => {
@@ -51,7 +31,7 @@ describe("webgpu Conv2D with conv2d: 'wgsl' (the default; implicit GEMM)", () =>
     try {
       await selectBackend('webgpu');
       for (const [i, c] of CASES.entries()) {
-        const d = data(c, 40 + i);
+        const d = makeData(c, 40 + i);
         const [x, w] = [tf.tensor4d(d.x, c.x), tf.tensor4d(d.w, d.wShape)];
         const ref = conv2dRef(f64(d.x), c.x, f64(d.w), d.wShape, c.strides[0], c.strides[1], c.pad);
         const { out, programs } = await programsOf(() => tf.conv2d(x, w, c.strides, tfPad(c.pad)));
@@ -61,7 +41,7 @@ describe("webgpu Conv2D with conv2d: 'wgsl' (the default; implicit GEMM)", () =>
         await expectNoLeak(() => tf.conv2d(x, w, c.strides, tfPad(c.pad)), c.label);
         // The stride-1 input gradient is a forward conv (with 16k output channels it is ours too).
         if (c.strides[0] === 1 && c.strides[1] === 1) {
-          const dy = tf.randomNormal(ref.shape, 0, 1, 'float32', 7) as tf.Tensor4D;
+          const dy = tf.tensor4d(d.dy, d.dyShape);
           const grad = await programsOf(() => tf.grad((xx: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(xx as tf.Tensor4D, w, c.strides, tfPad(c.pad)), dy)))(x));
           const dx = grad.out;
           // The forward conv, and with 16k output channels the input gradient (reading the flipped
@@ -69,7 +49,7 @@ describe("webgpu Conv2D with conv2d: 'wgsl' (the default; implicit GEMM)", () =>
           const ours = c.outC % 16 === 0;
           expect(grad.programs.filter((p) => p === 'Conv2DProgram').length, c.label).toBe(ours ? 2 : 1);
           expect(grad.programs.some((p) => p.startsWith('Reverse')), c.label).toBe(!ours);
-          const dxRef = conv2dBackpropInputRef(f64(await dy.data()), c.x, f64(d.w), d.wShape, c.strides[0], c.strides[1], c.pad);
+          const dxRef = conv2dBackpropInputRef(f64(d.dy), c.x, f64(d.w), d.wShape, c.strides[0], c.strides[1], c.pad);
           expectClose(await dx.data(), dxRef, { rtol: 1e-4, atol: 1e-4, label: `dx ${c.label}` });
           tf.dispose([dy, dx]);
         }
@@ -83,7 +63,7 @@ describe("webgpu Conv2D with conv2d: 'wgsl' (the default; implicit GEMM)", () =>
       // 'tfjs': tfjs's kernel everywhere.
       await selectBackend('webgpu', { webgpu: { conv2d: 'tfjs' } });
       const c = CASES[0]!;
-      const d = data(c, 40);
+      const d = makeData(c, 40);
       const [x, w] = [tf.tensor4d(d.x, c.x), tf.tensor4d(d.w, d.wShape)];
       const off = await programsOf(() => tf.conv2d(x, w, 1, 'same'));
       expect(off.programs).not.toContain('Conv2DProgram');

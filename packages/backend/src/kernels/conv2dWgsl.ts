@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import type { WebgpuBackendLike } from './wgslProgram.js';
+import { tileOuterProducts, type WebgpuBackendLike } from './wgslProgram.js';
 
 /**
  * The forward conv2d as one WGSL program for tfjs's WebGPU backend: an implicit GEMM over
@@ -109,14 +109,7 @@ class Conv2DProgram {
           tileW[thread] = b;
           workgroupBarrier();
           // Computing, thread (tx, ty) owns rows 4ty..4ty+3 and channels 4tx..4tx+3 of the tile.
-          for (var k = 0; k < ${STEP}; k = k + 1) {
-            let av = tileX[k * 16 + ty];
-            let bv = tileW[k * 16 + tx];
-            acc0 = fma(vec4<f32>(av.x), bv, acc0);
-            acc1 = fma(vec4<f32>(av.y), bv, acc1);
-            acc2 = fma(vec4<f32>(av.z), bv, acc2);
-            acc3 = fma(vec4<f32>(av.w), bv, acc3);
-          }
+          ${tileOuterProducts('tileX', 'tileW', STEP)}
           workgroupBarrier();
         }
         let co = coBase + tx * 4;

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { leadingSumWgsl } from './leadingSumWgsl.js';
-import { FlatProgram, type WebgpuBackendLike } from './wgslProgram.js';
+import { FlatProgram, setKernelsRegistered, type WebgpuBackendLike } from './wgslProgram.js';
 
 /**
  * GroupNorm as WGSL programs for tfjs's WebGPU backend, registered as two kernels that
@@ -417,9 +417,5 @@ const CONFIGS: tf.KernelConfig[] = [
 
 /** Registers (`true`) or removes (`false`) the fused GroupNorm kernels for webgpu. */
 export function setWebgpuGroupNorm(on: boolean): void {
-  for (const config of CONFIGS) {
-    const present = tf.getKernel(config.kernelName, 'webgpu') !== undefined;
-    if (on && !present) tf.registerKernel(config);
-    if (!on && present) tf.unregisterKernel(config.kernelName, 'webgpu');
-  }
+  setKernelsRegistered(CONFIGS, on);
 }

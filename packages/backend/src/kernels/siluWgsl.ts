@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { FlatProgram, type WebgpuBackendLike } from './wgslProgram.js';
+import { FlatProgram, setKernelsRegistered, type WebgpuBackendLike } from './wgslProgram.js';
 
 /**
  * SiLU as two WGSL programs for tfjs's WebGPU backend, registered as kernels that `@mtd/nn`'s
@@ -62,7 +62,7 @@ function checkFloat(t: tf.TensorInfo, name: string, where: string): void {
 const siluKernel: tf.KernelFunc = (args) => {
   const { x } = args.inputs as { x: tf.TensorInfo };
   checkFloat(x, 'x', SILU_KERNEL);
-  const size = x.shape.reduce((a, b) => a * b, 1);
+  const size = tf.util.sizeFromShape(x.shape);
   const y = (args.backend as unknown as WebgpuBackendLike).runWebGPUProgram(new SiluProgram(size), [x], 'float32');
   return { ...y, shape: x.shape };
 };
@@ -74,7 +74,7 @@ const siluGradKernel: tf.KernelFunc = (args) => {
   if (dy.shape.length !== x.shape.length || dy.shape.some((d, i) => d !== x.shape[i])) {
     throw new RangeError(`${SILU_GRAD_KERNEL}: dy must be shaped like x [${x.shape.join(', ')}], got [${dy.shape.join(', ')}]`);
   }
-  const size = x.shape.reduce((a, b) => a * b, 1);
+  const size = tf.util.sizeFromShape(x.shape);
   const dx = (args.backend as unknown as WebgpuBackendLike).runWebGPUProgram(new SiluGradProgram(size), [dy, x], 'float32');
   return { ...dx, shape: x.shape };
 };
@@ -86,9 +86,5 @@ const CONFIGS: tf.KernelConfig[] = [
 
 /** Registers (`true`) or removes (`false`) the fused SiLU kernels for webgpu. */
 export function setWebgpuSilu(on: boolean): void {
-  for (const config of CONFIGS) {
-    const present = tf.getKernel(config.kernelName, 'webgpu') !== undefined;
-    if (on && !present) tf.registerKernel(config);
-    if (!on && present) tf.unregisterKernel(config.kernelName, 'webgpu');
-  }
+  setKernelsRegistered(CONFIGS, on);
 }
