@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { setWebgpuGroupNorm } from './kernels/groupNormWgsl.js';
 import { setWebgpuSilu } from './kernels/siluWgsl.js';
+import { setWebgpuCounterNormal } from './kernels/counterNormalWgsl.js';
 import { setLeadingSumWgsl } from './kernels/leadingSumWgsl.js';
 import { setConv2dWgsl } from './kernels/conv2dWgsl.js';
 import { setWebgpuFilterGradient, type WebgpuFilterGradient } from './kernels/register.js';
@@ -72,6 +73,13 @@ export interface WebgpuOptions {
    * no saved sigmoid (counted on lavapipe; not yet timed on a GPU). `'tfjs'`: tfjs ops.
    */
   silu?: 'tfjs' | 'wgsl';
+  /**
+   * `'wgsl'` (default): registers `MtdCounterNormal`, so `@mtd/sampler`'s `counterNormal` (the
+   * trainer's and the samplers' noise) draws on the GPU instead of computing every normal on the
+   * host and uploading it; the values are the host's up to float32 rounding of log, sin and cos.
+   * `'host'`: none registered, the host draws.
+   */
+  noise?: 'host' | 'wgsl';
 }
 
 /** The options that apply each time WebGPU is selected: all checked before any is applied. */
@@ -81,6 +89,7 @@ function applyWebgpuSettings(options: WebgpuOptions): void {
   const groupNorm = oneOf('groupNorm', options.groupNorm ?? 'wgsl', ['tfjs', 'wgsl'] as const);
   const conv2d = oneOf('conv2d', options.conv2d ?? 'wgsl', ['tfjs', 'wgsl'] as const);
   const silu = oneOf('silu', options.silu ?? 'wgsl', ['tfjs', 'wgsl'] as const);
+  const noise = oneOf('noise', options.noise ?? 'wgsl', ['host', 'wgsl'] as const);
   const size = options.submitBatchSize;
   if (size !== undefined && (!Number.isInteger(size) || size < 1)) {
     throw new RangeError(`selectBackend: options.webgpu.submitBatchSize must be an integer >= 1, got ${String(size)}`);
@@ -90,6 +99,7 @@ function applyWebgpuSettings(options: WebgpuOptions): void {
   setWebgpuGroupNorm(groupNorm === 'wgsl');
   setConv2dWgsl(conv2d === 'wgsl');
   setWebgpuSilu(silu === 'wgsl');
+  setWebgpuCounterNormal(noise === 'wgsl');
   if (size !== undefined) tf.env().set('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE', size);
 }
 

@@ -38,4 +38,5 @@ export {
   type Z0FormCoefficients,
   type Variance,
 } from './coefficients.js';
+export { counterNormal, COUNTER_NORMAL_KERNEL } from './counter-normal.js';
 export { planTimesteps, planMoves, type TimestepPlan, type TimestepOptions, type Move } from './plan.js';

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { constantWeight, frozenEncoder, identityEncoder, reference, sqrtAlphaBarWeight, type WeightSchedule } from '@mtd/aggregation';
-import { createRng } from '@mtd/random';
+import { counterNormals, createRng } from '@mtd/random';
 import { linearSchedule, respace } from '@mtd/schedule';
 import { expectClose, expectNoLeak } from '@mtd/testkit';
 import type { CategoricalModality, DiffusionModel, GaussianModality, Modality } from './model.js';
@@ -100,10 +100,18 @@ function lambdaTable(w: WeightSchedule): Float64Array {
   return l;
 }
 
+/** Example `example`'s successive noise draws (ExampleNoise's documented keying), in float32. */
+function exampleDraws(seed: number, example: number): () => Float32Array {
+  const stream = createRng(seed).fork(example);
+  const key = [stream.nextUint32(), stream.nextUint32()];
+  let counter = 0;
+  return () => counterNormals(key, counter++, D);
+}
+
 /** The states after every step, for one example. */
 function referenceRun(o: RefOptions): Float64Array[] {
-  const rng = createRng(o.seed).fork(o.example);
-  const draw = () => Float64Array.from(rng.fillNormal(new Float32Array(D)));
+  const next = exampleDraws(o.seed, o.example);
+  const draw = () => Float64Array.from(next());
   const lam = o.weights ? o.weights.map(lambdaTable) : [];
   const A = (t: number, enc: readonly Float64Array[]) =>
     Float64Array.from({ length: D }, (_, j) => enc.reduce((s, e, i) => s + (t === 0 ? 0 : lam[i]![t]!) * e[j]!, 0));
@@ -247,9 +255,9 @@ describe('the shifted chain with aggregation (MATH.md 6)', () => {
     const zt = Float64Array.from(states[T - 21]!);
     const enc = [headXF(zt), encodeCF(softmaxF(headCF(zt)))];
     const mean = reference.posteriorFromEps({ schedule, weights: [...weights], t: 20, encodings: enc, zt, eps: epsF(zt, 20) });
-    const rng = createRng(7).fork(0);
-    let noise = new Float32Array(D);
-    for (let draw = 0; draw <= T - 20 + 1; draw++) noise = rng.fillNormal(new Float32Array(D)); // z_T, then steps 1..11
+    const next = exampleDraws(7, 0);
+    let noise: Float32Array = new Float32Array(D);
+    for (let draw = 0; draw <= T - 20 + 1; draw++) noise = next(); // z_T, then steps 1..11
     const sd = Math.sqrt(schedule.posteriorVariance[19]!);
     expectClose(states[T - 20]!, Array.from(mean, (m, j) => m + sd * noise[j]!), { rtol: 1e-4, atol: 1e-4 });
     tf.dispose(result as unknown as tf.TensorContainer);
@@ -492,14 +500,14 @@ describe('conditioning on a known z0', () => {
     const lam = weights.map(lambdaTable);
     const z0Data = await z0.data();
     for (let b = 0; b < B; b++) {
-      const rng = createRng(7).fork(b);
+      const next = exampleDraws(7, b);
       const x0 = Float64Array.from(z0Data.subarray(b * D, (b + 1) * D));
       let enc: Float64Array[] = [new Float64Array(D), new Float64Array(D)]; // no estimates before the first call
       let last = new Float64Array(D);
       for (let k = timesteps.length; k >= 1; k--) {
         const t = timesteps[k - 1]!;
         const ab = schedule.alphaBars[t - 1]!;
-        const n = rng.fillNormal(new Float32Array(D));
+        const n = next();
         const zt = x0.map((v, j) => Math.sqrt(ab) * v + Math.sqrt(1 - ab) * n[j]! + lam[0]![t]! * enc[0]![j]! + lam[1]![t]! * enc[1]![j]!);
         const s = timesteps.length - k;
         expectClose(states[s]!.subarray(b * D, (b + 1) * D), zt, { rtol: 2e-5, atol: 2e-5, label: `example ${b}, t = ${t}` });

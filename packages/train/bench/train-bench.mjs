@@ -2,7 +2,7 @@
 //   node bench/train-bench.mjs [--backends cpu,wasm] [--steps 20] [--configs mixture,tiny-unet] [--batch N]
 //                              [--kernels] [--profile] [--baseline] [--layout flat|per-variable]
 //                              [--tf-flag NAME=VALUE]... [--dawn-toggles a,b] [--filter-grad im2col|wgsl] [--reductions tfjs|wgsl] [--group-norm tfjs|wgsl]
-//                              [--conv tfjs|wgsl] [--silu tfjs|wgsl] [--overlap]
+//                              [--conv tfjs|wgsl] [--silu tfjs|wgsl] [--noise host|wgsl] [--overlap] [--record]
 // Builds each config's experiment, runs a warm-up step, then times `--steps` steps of
 // Trainer.train (one loss read-back per step, as in real training). Timing lives here, never in
 // a test.
@@ -24,6 +24,7 @@
 // Each row also gives the process's CPU time per step beside the wall time: a step whose CPU time
 // is close to its wall time is bound by per-kernel dispatch, not by the GPU.
 import { readFile } from 'node:fs/promises';
+import { Session } from 'node:inspector/promises';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { registerTrainingKernels, releaseBackend, selectBackend } from '@mtd/backend';
@@ -46,7 +47,9 @@ const { values } = parseArgs({
     'group-norm': { type: 'string' },
     conv: { type: 'string' },
     silu: { type: 'string' },
+    noise: { type: 'string' },
     overlap: { type: 'boolean', default: false },
+    record: { type: 'boolean', default: false },
   },
 });
 const toggles = [...(values.profile ? ['allow_unsafe_apis'] : []), ...(values['dawn-toggles']?.split(',').filter(Boolean) ?? [])];
@@ -138,6 +141,40 @@ function printProfile(info) {
   }
 }
 
+/**
+ * Host time to record a step: trainStep() runs the step's ops synchronously up to its read-back,
+ * so the time until it returns its promise is the recording. V8's sampler runs only then.
+ */
+async function recordTime(trainer, name, B, steps) {
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.setSamplingInterval', { interval: 100 });
+  const self = new Map();
+  let total = 0;
+  for (let i = 0; i < steps; i++) {
+    await session.post('Profiler.start');
+    const t0 = performance.now();
+    const pending = trainer.trainStep();
+    total += performance.now() - t0;
+    const { profile } = await session.post('Profiler.stop');
+    await pending;
+    const nodes = new Map(profile.nodes.map((n) => [n.id, n]));
+    profile.samples.forEach((id, j) => {
+      const f = nodes.get(id).callFrame;
+      const key = `${f.functionName || '(anonymous)'} ${f.url.split('/').slice(-1)[0]}:${f.lineNumber + 1}`;
+      self.set(key, (self.get(key) ?? 0) + (profile.timeDeltas[j] ?? 0));
+    });
+  }
+  session.disconnect();
+  const sampled = [...self.values()].reduce((a, b) => a + b, 0);
+  console.log(`${tf.getBackend().padEnd(6)} ${name.padEnd(14)} batch ${String(B).padStart(3)}  record ${(total / steps).toFixed(1)} ms/step (host, ${steps} steps)`);
+  console.log(`         ${'self time while recording'.padEnd(60)} ${'ms/step'.padStart(8)} ${'share'.padStart(6)}`);
+  for (const [key, us] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 25)) {
+    console.log(`         ${key.slice(0, 60).padEnd(60)} ${(us / 1000 / steps).toFixed(2).padStart(8)} ${((100 * us) / sampled).toFixed(1).padStart(5)}%`);
+  }
+}
+
 const steps = Number(values.steps);
 for (const backendName of values.backends.split(',')) {
   await selectBackend(backendName, {
@@ -151,6 +188,7 @@ for (const backendName of values.backends.split(',')) {
       ...(values['group-norm'] ? { groupNorm: values['group-norm'] } : {}),
       ...(values.conv ? { conv2d: values.conv } : {}),
       ...(values.silu ? { silu: values.silu } : {}),
+      ...(values.noise ? { noise: values.noise } : {}),
     },
   });
   setFlags();
@@ -188,6 +226,12 @@ for (const backendName of values.backends.split(',')) {
     await trainer.trainStep();
     const firstStep = (performance.now() - c0) / 1000;
     await trainer.trainStep();
+    if (values.record) {
+      await recordTime(trainer, name, config.data.batchSize, steps);
+      trainer.dispose();
+      exp.dispose();
+      continue;
+    }
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     // Trainer.train, as a user runs it (--overlap: step k + 1 recorded while step k runs).

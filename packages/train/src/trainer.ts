@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { qSample, type WeightSchedule } from '@mtd/aggregation';
 import { multiTaskLoss, type HeadLossTerm } from '@mtd/losses';
 import { createRng, restoreRng, type Rng } from '@mtd/random';
-import { checkModalities, encodeModality, modalityInput, type Modality } from '@mtd/sampler';
+import { checkModalities, counterNormal, encodeModality, modalityInput, type Modality } from '@mtd/sampler';
 import type { Schedule } from '@mtd/schedule';
 import { Adam, type AdamOptions } from './adam.js';
 import {
@@ -182,7 +182,9 @@ export interface TrainSummary {
  * 5. gradients, global-norm clipping, an Adam update with warm-up, the EMA update.
  *
  * All randomness comes from one @mtd/random stream, drawn on the host in a fixed order per step
- * (timesteps, one uniform per example and modality for the dropout, the noise, one dropout seed),
+ * (timesteps, one uniform per example and modality for the dropout, the noise's two key words,
+ * one dropout seed); the noise itself is `counterNormal` of that key (@mtd/sampler), drawn on the
+ * device where the backend has the kernel (webgpu), so a step uploads no noise,
  * and its state is saved in checkpoints with the data position, the Adam moments and the EMA:
  * a resumed run continues bit for bit (on the cpu backend; other backends as far as their kernels
  * are deterministic).
@@ -291,14 +293,14 @@ export class Trainer {
         const p = this.dropout[i]!;
         return Float32Array.from({ length: B }, () => (this.rng.uniform() < p ? 0 : 1));
       });
-      const noise = this.rng.fillNormal(new Float32Array(batch.z0.size));
+      const noiseKey = [this.rng.nextUint32(), this.rng.nextUint32()];
       const seed = this.rng.nextUint32();
       const noiseWeights = product(importance, this.exampleWeights?.(t, this.schedule), B, 'options.exampleWeights');
 
       const termNames: string[] = [];
       const result = tf.variableGrads(() => {
         const tTensor = tf.tensor1d(t, 'int32');
-        const eps = tf.tensor(noise, batch.z0.shape, 'float32');
+        const eps = counterNormal(noiseKey, 0, batch.z0.shape);
         const inputs = this.modalities.map((m) => modalityInput(m, batch.values[m.name]!, B, where));
         const encodings = this.modalities.map((m, i) => encodeModality(m, inputs[i]!, batch.z0.shape, where));
         const zt = qSample({ schedule: this.schedule, weights: this.weights, t, z0: batch.z0, encodings, noise: eps });
