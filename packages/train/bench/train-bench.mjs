@@ -23,6 +23,7 @@
 //   --overlap       Trainer.train's overlapSteps: step k + 1 recorded before step k is read back.
 // Each row also gives the process's CPU time per step beside the wall time: a step whose CPU time
 // is close to its wall time is bound by per-kernel dispatch, not by the GPU.
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
 import { parseArgs } from 'node:util';
@@ -145,6 +146,16 @@ function printProfile(info) {
  * Host time to record a step: trainStep() runs the step's ops synchronously up to its read-back,
  * so the time until it returns its promise is the recording. V8's sampler runs only then.
  */
+/** CPU time of the main thread alone, in ms (Linux; `undefined` elsewhere): robust to other load. */
+function mainThreadCpuMs() {
+  try {
+    const fields = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime + stime, in 100 Hz ticks
+  } catch {
+    return undefined;
+  }
+}
+
 async function recordTime(trainer, name, B, steps) {
   const session = new Session();
   session.connect();
@@ -152,11 +163,14 @@ async function recordTime(trainer, name, B, steps) {
   await session.post('Profiler.setSamplingInterval', { interval: 100 });
   const self = new Map();
   let total = 0;
+  let cpu = 0;
   for (let i = 0; i < steps; i++) {
     await session.post('Profiler.start');
+    const c0 = mainThreadCpuMs();
     const t0 = performance.now();
     const pending = trainer.trainStep();
     total += performance.now() - t0;
+    cpu += mainThreadCpuMs() - c0;
     const { profile } = await session.post('Profiler.stop');
     await pending;
     const nodes = new Map(profile.nodes.map((n) => [n.id, n]));
@@ -168,9 +182,9 @@ async function recordTime(trainer, name, B, steps) {
   }
   session.disconnect();
   const sampled = [...self.values()].reduce((a, b) => a + b, 0);
-  console.log(`${tf.getBackend().padEnd(6)} ${name.padEnd(14)} batch ${String(B).padStart(3)}  record ${(total / steps).toFixed(1)} ms/step (host, ${steps} steps)`);
+  console.log(`${tf.getBackend().padEnd(6)} ${name.padEnd(14)} batch ${String(B).padStart(3)}  record ${(total / steps).toFixed(1)} ms/step (host, ${steps} steps), main thread CPU ${Number.isNaN(cpu) ? '-' : (cpu / steps).toFixed(0)} ms/step`);
   console.log(`         ${'self time while recording'.padEnd(60)} ${'ms/step'.padStart(8)} ${'share'.padStart(6)}`);
-  for (const [key, us] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 25)) {
+  for (const [key, us] of [...self].sort((a, b) => b[1] - a[1]).slice(0, Number(process.env.RECORD_ROWS ?? 25))) {
     console.log(`         ${key.slice(0, 60).padEnd(60)} ${(us / 1000 / steps).toFixed(2).padStart(8)} ${((100 * us) / sampled).toFixed(1).padStart(5)}%`);
   }
 }

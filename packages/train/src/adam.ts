@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { rangeFail } from '@mtd/errors';
 import { checkInt, checkNumber, gotShape } from './errors.js';
-import { flatConcat, memberOf, packArrays, packVariables, resolveLayout, type Pack, type StateLayout } from './packing.js';
+import { flatConcat, flatSplit, memberOf, packArrays, packVariables, resolveLayout, type Pack, type StateLayout } from './packing.js';
 import { checkNamedVariables, type NamedVariable } from './variables.js';
 
 export interface AdamOptions {
@@ -205,11 +205,8 @@ export class Adam {
     };
     block.m.assign(merge(block.m, kept(mNew, m)));
     block.v.assign(merge(block.v, kept(vNew, v)));
-    let at = 0;
-    for (const { variable } of picked) {
-      variable.assign(tf.reshape(picked.length === 1 ? pNew : tf.slice(pNew, at, variable.size), variable.shape));
-      at += variable.size;
-    }
+    const parts = flatSplit(pNew, picked.map(({ variable }) => variable.shape));
+    picked.forEach(({ variable }, j) => variable.assign(parts[j]!));
   }
 
   /**

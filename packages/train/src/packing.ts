@@ -2,6 +2,8 @@ import * as tf from '@tensorflow/tfjs';
 import { rangeFail } from '@mtd/errors';
 import type { NamedVariable } from './variables.js';
 
+export { flatConcat, flatSplit } from './flat-kernels.js';
+
 /**
  * How per-parameter state (Adam's moments, EMA shadows) is stored and updated. `'flat'`: one
  * vector for all variables, so an update is a fixed number of elementwise kernels whatever the
@@ -40,11 +42,6 @@ export function packVariables(variables: readonly NamedVariable[], layout: State
     return { members, offsets, size };
   });
   return { packs, home };
-}
-
-/** Tensors flattened and concatenated in order (one reshape when there is a single one). */
-export function flatConcat(tensors: readonly tf.Tensor[]): tf.Tensor {
-  return tensors.length === 1 ? tf.reshape(tensors[0]!, [-1]) : tf.concat(tensors.map((t) => tf.reshape(t, [-1])));
 }
 
 /** Member `j`'s part of a pack's flat vector, shaped like its variable (a new tensor). */
