@@ -2,7 +2,8 @@
 //   node bench/train-bench.mjs [--backends cpu,wasm] [--steps 20] [--configs mixture,tiny-unet] [--batch N]
 //                              [--kernels] [--profile] [--baseline] [--layout flat|per-variable]
 //                              [--tf-flag NAME=VALUE]... [--dawn-toggles a,b] [--filter-grad im2col|wgsl] [--reductions tfjs|wgsl] [--group-norm tfjs|wgsl]
-//                              [--conv tfjs|wgsl] [--silu tfjs|wgsl] [--noise host|wgsl] [--overlap] [--record]
+//                              [--conv tfjs|wgsl] [--silu tfjs|wgsl] [--noise host|wgsl] [--flat-copies copies|programs]
+//                              [--overlap] [--record]
 // Builds each config's experiment, runs a warm-up step, then times `--steps` steps of
 // Trainer.train (one loss read-back per step, as in real training). Timing lives here, never in
 // a test.
@@ -20,6 +21,7 @@
 //   --group-norm    selectBackend's webgpu.groupNorm option (tfjs ops, or the fused GroupNorm kernels).
 //   --conv          selectBackend's webgpu.conv2d option (tfjs's Conv2D, or the WGSL implicit GEMM).
 //   --silu          selectBackend's webgpu.silu option (tfjs ops, or the fused SiLU kernels).
+//   --flat-copies   selectBackend's webgpu.flatCopies option (the optimizer's flatten and write-back as buffer copies, or tfjs programs).
 //   --overlap       Trainer.train's overlapSteps: step k + 1 recorded before step k is read back.
 // Each row also gives the process's CPU time per step beside the wall time: a step whose CPU time
 // is close to its wall time is bound by per-kernel dispatch, not by the GPU.
@@ -49,6 +51,7 @@ const { values } = parseArgs({
     conv: { type: 'string' },
     silu: { type: 'string' },
     noise: { type: 'string' },
+    'flat-copies': { type: 'string' },
     overlap: { type: 'boolean', default: false },
     record: { type: 'boolean', default: false },
   },
@@ -157,24 +160,34 @@ function mainThreadCpuMs() {
 }
 
 async function recordTime(trainer, name, B, steps) {
-  const session = new Session();
-  session.connect();
-  await session.post('Profiler.enable');
-  await session.post('Profiler.setSamplingInterval', { interval: 100 });
-  const self = new Map();
+  // Timed without the sampler (it slows every function a little), then profiled over 2 more steps.
   let total = 0;
   let cpu = 0;
   for (let i = 0; i < steps; i++) {
-    await session.post('Profiler.start');
     const c0 = mainThreadCpuMs();
     const t0 = performance.now();
     const pending = trainer.trainStep();
     total += performance.now() - t0;
     cpu += mainThreadCpuMs() - c0;
+    await pending;
+  }
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.setSamplingInterval', { interval: 100 });
+  const self = new Map();
+  const profiled = 2;
+  for (let i = 0; i < profiled; i++) {
+    await session.post('Profiler.start');
+    const pending = trainer.trainStep();
     const { profile } = await session.post('Profiler.stop');
     await pending;
     const nodes = new Map(profile.nodes.map((n) => [n.id, n]));
+    const parent = new Map();
+    for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n);
     profile.samples.forEach((id, j) => {
+      // Samples inside the inspector's own Profiler.stop are not the step's.
+      if (parent.get(id)?.callFrame.url === 'node:inspector') return;
       const f = nodes.get(id).callFrame;
       const key = `${f.functionName || '(anonymous)'} ${f.url.split('/').slice(-1)[0]}:${f.lineNumber + 1}`;
       self.set(key, (self.get(key) ?? 0) + (profile.timeDeltas[j] ?? 0));
@@ -183,9 +196,9 @@ async function recordTime(trainer, name, B, steps) {
   session.disconnect();
   const sampled = [...self.values()].reduce((a, b) => a + b, 0);
   console.log(`${tf.getBackend().padEnd(6)} ${name.padEnd(14)} batch ${String(B).padStart(3)}  record ${(total / steps).toFixed(1)} ms/step (host, ${steps} steps), main thread CPU ${Number.isNaN(cpu) ? '-' : (cpu / steps).toFixed(0)} ms/step`);
-  console.log(`         ${'self time while recording'.padEnd(60)} ${'ms/step'.padStart(8)} ${'share'.padStart(6)}`);
+  console.log(`         ${'self time while recording (2 steps sampled)'.padEnd(60)} ${'ms/step'.padStart(8)} ${'share'.padStart(6)}`);
   for (const [key, us] of [...self].sort((a, b) => b[1] - a[1]).slice(0, Number(process.env.RECORD_ROWS ?? 25))) {
-    console.log(`         ${key.slice(0, 60).padEnd(60)} ${(us / 1000 / steps).toFixed(2).padStart(8)} ${((100 * us) / sampled).toFixed(1).padStart(5)}%`);
+    console.log(`         ${key.slice(0, 60).padEnd(60)} ${(us / 1000 / profiled).toFixed(2).padStart(8)} ${((100 * us) / sampled).toFixed(1).padStart(5)}%`);
   }
 }
 
@@ -195,7 +208,7 @@ for (const backendName of values.backends.split(',')) {
     registerKernels: !values.baseline,
     webgpu: {
       // The baseline: tfjs's own reductions and GroupNorm ops too.
-      ...(values.baseline ? { reductions: 'tfjs', groupNorm: 'tfjs', conv2d: 'tfjs', silu: 'tfjs' } : {}),
+      ...(values.baseline ? { reductions: 'tfjs', groupNorm: 'tfjs', conv2d: 'tfjs', silu: 'tfjs', noise: 'host', flatCopies: 'programs' } : {}),
       ...(toggles.length > 0 ? { dawnFlags: [`enable-dawn-features=${toggles.join(',')}`] } : {}),
       ...(values['filter-grad'] ? { filterGradient: values['filter-grad'] } : {}),
       ...(values.reductions ? { reductions: values.reductions } : {}),
@@ -203,6 +216,7 @@ for (const backendName of values.backends.split(',')) {
       ...(values.conv ? { conv2d: values.conv } : {}),
       ...(values.silu ? { silu: values.silu } : {}),
       ...(values.noise ? { noise: values.noise } : {}),
+      ...(values['flat-copies'] ? { flatCopies: values['flat-copies'] } : {}),
     },
   });
   setFlags();
@@ -256,14 +270,30 @@ for (const backendName of values.backends.split(',')) {
     const B = config.data.batchSize;
     // Kernels per step: what a GPU backend pays per-dispatch overhead for (issue 7). Reshapes move
     // no data, so they are counted apart.
+    // GPU programs per step (webgpu): what the host pays a bind group, uniforms and a dispatch for.
+    const programs = new Map();
+    const gpu = tf.backend();
+    const runProgram = gpu.runWebGPUProgram;
+    if (runProgram) {
+      gpu.runWebGPUProgram = function (program, ...rest) {
+        programs.set(program.constructor.name, (programs.get(program.constructor.name) ?? 0) + 1);
+        return runProgram.call(this, program, ...rest);
+      };
+    }
     const info = await tf.profile(() => trainer.trainStep());
+    if (runProgram) gpu.runWebGPUProgram = runProgram;
+    const programCount = [...programs.values()].reduce((a, b) => a + b, 0);
     const computing = info.kernels.filter((k) => k.name !== 'Reshape' && (k.depth ?? 0) === 0);
-    const tag = [values.baseline ? ' [baseline]' : '', values['filter-grad'] ? ` [dW ${values['filter-grad']}]` : '', values.reductions ? ` [sums ${values.reductions}]` : '', values['group-norm'] ? ` [GroupNorm ${values['group-norm']}]` : '', values.conv ? ` [conv ${values.conv}]` : '', values.silu ? ` [SiLU ${values.silu}]` : '', values.overlap ? ' [overlap]' : '', ...values['tf-flag'].map((f) => ` [${f}]`), values['dawn-toggles'] ? ` [${values['dawn-toggles']}]` : ''].join('');
-    console.log(`${backendName.padEnd(6)} ${(name + tag).padEnd(14)} ${String(exp.model.parameterCount()).padStart(9)} params  batch ${String(B).padStart(3)}  ${(steps / s).toFixed(2).padStart(7)} steps/s  ${((steps * B) / s).toFixed(1).padStart(8)} img/s  ${((1000 * s) / steps).toFixed(1)} ms/step wall, ${cpuMs.toFixed(1)} ms CPU  ${String(computing.length).padStart(5)} kernels/step (+${info.kernels.length - computing.length} reshapes/nested)  first step ${firstStep.toFixed(1)} s  (${tf.memory().numTensors} tensors)`);
+    const tag = [values.baseline ? ' [baseline]' : '', values['filter-grad'] ? ` [dW ${values['filter-grad']}]` : '', values.reductions ? ` [sums ${values.reductions}]` : '', values['group-norm'] ? ` [GroupNorm ${values['group-norm']}]` : '', values.conv ? ` [conv ${values.conv}]` : '', values.silu ? ` [SiLU ${values.silu}]` : '', values.noise ? ` [noise ${values.noise}]` : '', values['flat-copies'] ? ` [flat ${values['flat-copies']}]` : '', values.overlap ? ' [overlap]' : '', ...values['tf-flag'].map((f) => ` [${f}]`), values['dawn-toggles'] ? ` [${values['dawn-toggles']}]` : ''].join('');
+    console.log(`${backendName.padEnd(6)} ${(name + tag).padEnd(14)} ${String(exp.model.parameterCount()).padStart(9)} params  batch ${String(B).padStart(3)}  ${(steps / s).toFixed(2).padStart(7)} steps/s  ${((steps * B) / s).toFixed(1).padStart(8)} img/s  ${((1000 * s) / steps).toFixed(1)} ms/step wall, ${cpuMs.toFixed(1)} ms CPU  ${String(computing.length).padStart(5)} kernels/step (+${info.kernels.length - computing.length} reshapes/nested)${runProgram ? `, ${programCount} GPU programs` : ''}  first step ${firstStep.toFixed(1)} s  (${tf.memory().numTensors} tensors)`);
     if (values.kernels) {
       const byName = new Map();
       for (const k of computing) byName.set(k.name, (byName.get(k.name) ?? 0) + 1);
       for (const [kernel, count] of [...byName].sort((a, b) => b[1] - a[1]).slice(0, 12)) console.log(`         ${kernel.padEnd(28)} ${String(count).padStart(5)}`);
+      if (runProgram) {
+        console.log('         GPU programs:');
+        for (const [program, count] of [...programs].sort((a, b) => b[1] - a[1]).slice(0, 12)) console.log(`         ${program.padEnd(28)} ${String(count).padStart(5)}`);
+      }
     }
     if (values.profile) printProfile(info);
     trainer.dispose();
