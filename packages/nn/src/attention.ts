@@ -19,7 +19,17 @@ export interface AttentionParams {
 /** `[B, L, heads * width]` -> `[B * heads, L, width]`, head-major like ADM's legacy reshape. */
 function splitHeads(x: tf.Tensor, heads: number): tf.Tensor3D {
   const [b, l, c] = x.shape as [number, number, number];
+  // One head: the transpose only moves a unit axis, the same memory order; tfjs would still run
+  // a transpose program (and another in the gradient).
+  if (heads === 1) return tf.reshape(x, [b, l, c]);
   return tf.reshape(tf.transpose(tf.reshape(x, [b, l, heads, c / heads]), [0, 2, 1, 3]), [b * heads, l, c / heads]);
+}
+
+/** The inverse of `splitHeads`: `[B * heads, L, width]` -> `[B, L, heads * width]`. */
+function mergeHeads(x: tf.Tensor, b: number, heads: number): tf.Tensor3D {
+  const [, l, width] = x.shape as [number, number, number];
+  if (heads === 1) return tf.reshape(x, [b, l, width]);
+  return tf.reshape(tf.transpose(tf.reshape(x, [b, heads, l, width]), [0, 2, 1, 3]), [b, l, heads * width]);
 }
 
 /**
@@ -61,7 +71,7 @@ export function attention(x: tf.Tensor4D, p: AttentionParams, heads: number, gro
     }
     const weights = tf.softmax(tf.mul(tf.matMul(q, keys, false, true), 1 / Math.sqrt(width)), -1);
     const attended = tf.matMul(weights, values);
-    const merged = tf.reshape(tf.transpose(tf.reshape(attended, [b, heads, h * w, width]), [0, 2, 1, 3]), [b, h * w, c]);
+    const merged = mergeHeads(attended, b, heads);
     return tf.add(x, tf.reshape(linear(merged, p.projOut), [b, h, w, c]));
   });
 }

@@ -12,6 +12,15 @@ beforeAll(async () => {
   backends = await availableBackends();
 });
 
+/** The sum over the axes `from..to` (inclusive) in float64, row-major over the remaining ones. */
+function middleSumRef(values: Float32Array, shape: number[], from: number, to: number): number[] {
+  const product = (dims: number[]) => dims.reduce((a, b) => a * b, 1);
+  const [outer, rows, cols] = [product(shape.slice(0, from)), product(shape.slice(from, to + 1)), product(shape.slice(to + 1))];
+  const out = new Array<number>(outer * cols).fill(0);
+  for (let o = 0; o < outer; o++) for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[o * cols + c]! += values[(o * rows + r) * cols + c]!;
+  return out;
+}
+
 /** The sum over the first `leading` axes in float64. */
 function leadingSumRef(values: Float32Array, shape: number[], leading: number): number[] {
   const cols = shape.slice(leading).reduce((a, b) => a * b, 1);
@@ -21,7 +30,7 @@ function leadingSumRef(values: Float32Array, shape: number[], leading: number): 
 }
 
 // webgpu only (see addN.test.ts on Dawn's teardown after a cpu case in the same file).
-describe("webgpu Sum with reductions: 'wgsl' (leading axes, split across workgroups)", () => {
+describe("webgpu Sum with reductions: 'wgsl' (leading or middle axes, split across workgroups)", () => {
   // Narrow and wide rows, a row count that leaves a short last slab, a whole-tensor sum, keepDims.
   const cases: Array<{ shape: number[]; axes: number[]; keepDims?: boolean }> = [
     { shape: [4, 9, 9, 37], axes: [0, 1, 2] },
@@ -50,12 +59,39 @@ describe("webgpu Sum with reductions: 'wgsl' (leading axes, split across workgro
         await expectNoLeak(() => tf.sum(x, c.axes, c.keepDims), label);
         tf.dispose([x, out]);
       }
-      // Not a leading prefix: tfjs's kernel (which transposes first).
-      const x = tf.tensor(rng.fillNormal(new Float32Array(4 * 300 * 5)), [4, 300, 5]);
-      const inner = await programsOf(() => tf.sum(x, [1]));
-      expect(inner.programs).toContain('TransposeProgram');
-      expect(inner.programs).not.toContain('LeadingSumProgram');
-      tf.dispose([x, inner.out]);
+      // A run of middle axes: one leading sum per outer index (the time embedding's gradient
+      // [B, H, W, C] -> [B, C]; few rows, many; a short last slab; keepDims).
+      const middle: Array<{ shape: number[]; axes: number[]; keepDims?: boolean }> = [
+        { shape: [3, 8, 8, 37], axes: [1, 2] },
+        { shape: [2, 700, 5], axes: [1], keepDims: true },
+        { shape: [2, 3, 33, 17, 4], axes: [2, 3] },
+        { shape: [5, 1, 6], axes: [1] },
+      ];
+      for (const c of middle) {
+        const values = rng.fillNormal(new Float32Array(c.shape.reduce((a, b) => a * b, 1)));
+        const x = tf.tensor(values, c.shape);
+        const { out, programs } = await programsOf(() => tf.sum(x, c.axes, c.keepDims));
+        const label = `sum ${JSON.stringify(c)}`;
+        const [from, to] = [c.axes[0]!, c.axes[c.axes.length - 1]!];
+        expect(out.shape, label).toEqual(c.shape.flatMap((d, i) => (i >= from && i <= to ? (c.keepDims ? [1] : []) : [d])));
+        expectClose(await out.data(), middleSumRef(values, c.shape, from, to), { rtol: 1e-5, atol: 1e-4, label });
+        expect(programs, label).toContain('LeadingSumProgram');
+        expect(programs, label).not.toContain('TransposeProgram');
+        await expectNoLeak(() => tf.sum(x, c.axes, c.keepDims), label);
+        tf.dispose([x, out]);
+      }
+      // The last axis alone (tfjs reduces it in place) and axes that are not one run: tfjs's kernel.
+      const xv = rng.fillNormal(new Float32Array(4 * 300 * 5));
+      const x = tf.tensor(xv, [4, 300, 5]);
+      const last = await programsOf(() => tf.sum(x, [2]));
+      const gapped = await programsOf(() => tf.sum(x, [0, 2]));
+      for (const { programs } of [last, gapped]) expect(programs).not.toContain('LeadingSumProgram');
+      expectClose(await gapped.out.data(), Array.from({ length: 300 }, (_, r) => {
+        let total = 0;
+        for (let b = 0; b < 4; b++) for (let c = 0; c < 5; c++) total += xv[(b * 300 + r) * 5 + c]!;
+        return total;
+      }), { rtol: 1e-5, atol: 1e-4, label: 'gapped' });
+      tf.dispose([x, last.out, gapped.out]);
       // 'tfjs': tfjs's kernel for the leading sums too (the default is 'wgsl').
       await selectBackend('webgpu', { webgpu: { reductions: 'tfjs' } });
       const lead = tf.tensor(rng.fillNormal(new Float32Array(300 * 5)), [300, 5]);

@@ -10,6 +10,10 @@ import type { WebgpuBackendLike } from './wgslProgram.js';
  * values each for a [256,32,32,64] activation; a whole-tensor sum runs on a single workgroup.
  * Here: no copy; each workgroup sums a slab of rows for up to 64 columns, reading rows
  * contiguously, and the slabs' partial sums are added by a second program (split-K).
+ *
+ * The same programs sum a run of middle axes (`[B, M, C]` -> `[B, C]`, one workgroup layer per
+ * `B`): the gradient of a per-example broadcast, `sum(dy, [1, 2])` of the time embedding added to
+ * every pixel, which tfjs also runs as a transpose of the whole activation and a reduction.
  */
 
 /** Workgroup size; `cb` columns x (256 / cb) row lanes. */
@@ -34,10 +38,11 @@ class LeadingSumProgram {
   uniforms = 'rows : i32, cols : i32, rowsPerSplit : i32, stepsPerLane : i32,';
   private readonly cb: number;
 
-  constructor(splits: number, cols: number) {
+  /** `outer` independent sums (the `B` of `[B, M, C]`), one per workgroup layer z. */
+  constructor(splits: number, cols: number, outer = 1) {
     this.cb = columnsPerWorkgroup(cols);
-    this.outputShape = [splits, cols];
-    this.dispatch = [Math.ceil(cols / this.cb), splits, 1];
+    this.outputShape = [splits, outer * cols];
+    this.dispatch = [Math.ceil(cols / this.cb), splits, outer];
     this.shaderKey = `mtdLeadingSum_${this.cb}`;
   }
 
@@ -52,6 +57,8 @@ class LeadingSumProgram {
         let lane = t / ${cb};
         let col = i32(workgroupId.x) * ${cb} + t % ${cb};
         let split = i32(workgroupId.y);
+        let outer = i32(workgroupId.z);
+        let base = outer * uniforms.rows * uniforms.cols;
         let start = split * uniforms.rowsPerSplit;
         let end = min(start + uniforms.rowsPerSplit, uniforms.rows);
         var total = 0.0;
@@ -59,7 +66,7 @@ class LeadingSumProgram {
         for (var k = 0; k < uniforms.stepsPerLane; k = k + 1) {
           let row = start + lane + k * ${lanes};
           if (row < end && col < uniforms.cols) {
-            total = total + x[row * uniforms.cols + col];
+            total = total + x[base + row * uniforms.cols + col];
           }
         }
         lanesum[t] = total;
@@ -71,7 +78,7 @@ class LeadingSumProgram {
           workgroupBarrier();
         }
         if (lane == 0 && col < uniforms.cols) {
-          result[split * uniforms.cols + col] = lanesum[t];
+          result[(split * i32(numWorkgroups.z) + outer) * uniforms.cols + col] = lanesum[t];
         }
       }
     `;
@@ -80,6 +87,8 @@ class LeadingSumProgram {
 
 /** Column blocks of 64 per dispatch row: WebGPU's default limit of 65,535 workgroups. */
 const MAX_COLUMNS = 65535 * 64;
+/** Independent sums (workgroup layers): the same limit. */
+const MAX_OUTER = 65535;
 
 function fitsDispatch(cols: number): boolean {
   return cols <= MAX_COLUMNS;
@@ -118,8 +127,34 @@ export function leadingSumWgsl(backend: WebgpuBackendLike, x: tf.TensorInfo, lea
 }
 
 /**
+ * The sum of float32 `x` over its axes `from..to` (inclusive, `from >= 1`): `x` read as `[B, M, C]`
+ * with `B` the axes before and `C` those after, one leading sum per `B`. Returns `x`'s shape
+ * without the summed axes; the caller owns it.
+ */
+export function middleSumWgsl(backend: WebgpuBackendLike, x: tf.TensorInfo, from: number, to: number): tf.TensorInfo {
+  if (x.dtype !== 'float32') throw new TypeError(`middleSumWgsl: x must be float32, got ${x.dtype}`);
+  if (!Number.isInteger(from) || !Number.isInteger(to) || from < 1 || to < from || to >= x.shape.length) {
+    throw new RangeError(`middleSumWgsl: from..to must be axes with 1 <= from <= to < ${x.shape.length}, got ${from}..${to}`);
+  }
+  const product = (dims: number[]) => dims.reduce((a, b) => a * b, 1);
+  const outer = product(x.shape.slice(0, from));
+  const rows = product(x.shape.slice(from, to + 1));
+  const cols = product(x.shape.slice(to + 1));
+  if (!fitsDispatch(cols) || outer > MAX_OUTER) throw new RangeError(`middleSumWgsl: at most ${MAX_OUTER} sums of ${MAX_COLUMNS} columns, got ${outer} of ${cols}`);
+  const splits = Math.max(1, Math.floor(leadingSumSplits(rows, cols) / outer));
+  const rowsPerSplit = Math.ceil(rows / splits);
+  const used = Math.ceil(rows / rowsPerSplit);
+  const lanes = THREADS / columnsPerWorkgroup(cols);
+  const uniforms = [rows, cols, rowsPerSplit, Math.ceil(rowsPerSplit / lanes)].map((v) => ({ type: 'int32', data: [v] }));
+  const partial = backend.runWebGPUProgram(new LeadingSumProgram(used, cols, outer), [x], 'float32', uniforms);
+  const summed = sumSplits(backend, partial, used, outer * cols);
+  return { ...summed, shape: [...x.shape.slice(0, from), ...x.shape.slice(to + 1)] };
+}
+
+/**
  * A `Sum` kernel for webgpu: leading-axes float32 sums of at least `MIN_ROWS_PER_SPLIT` rows go to
- * `leadingSumWgsl`, anything else to tfjs's own kernel.
+ * `leadingSumWgsl`, sums over one run of later axes (not the last alone, which tfjs reduces with
+ * no transpose) to `middleSumWgsl`, anything else to tfjs's own kernel.
  */
 export function leadingSumDelegating(builtin: tf.KernelConfig | undefined): tf.KernelFunc {
   return (args) => {
@@ -129,12 +164,22 @@ export function leadingSumDelegating(builtin: tf.KernelConfig | undefined): tf.K
     const leading = axes.every((a, i) => a === i) ? axes.length : 0;
     const rows = x.shape.slice(0, leading).reduce((a, b) => a * b, 1);
     const cols = x.shape.slice(leading).reduce((a, b) => a * b, 1);
-    if (leading === 0 || x.dtype !== 'float32' || rows < MIN_ROWS_PER_SPLIT || !fitsDispatch(cols) || !enabled || builtin === undefined) {
-      if (builtin === undefined) throw new Error('leadingSumDelegating: no built-in Sum kernel to delegate to');
-      return builtin.kernelFunc(args);
+    const keptShape = x.shape.map((d, i) => (axes.includes(i) ? 1 : d));
+    if (builtin === undefined) throw new Error('leadingSumDelegating: no built-in Sum kernel to delegate to');
+    if (!enabled || x.dtype !== 'float32' || axes.length === 0) return builtin.kernelFunc(args);
+    const backend = args.backend as unknown as WebgpuBackendLike;
+    if (leading > 0) {
+      if (rows < MIN_ROWS_PER_SPLIT || !fitsDispatch(cols)) return builtin.kernelFunc(args);
+      const out = leadingSumWgsl(backend, x, leading);
+      return keepDims ? { ...out, shape: keptShape } : out;
     }
-    const out = leadingSumWgsl(args.backend as unknown as WebgpuBackendLike, x, leading);
-    return keepDims ? { ...out, shape: [...x.shape.slice(0, leading).map(() => 1), ...out.shape] } : out;
+    const [from, to] = [axes[0]!, axes[axes.length - 1]!];
+    const run = axes.every((a, i) => a === from + i);
+    const outer = x.shape.slice(0, from).reduce((a, b) => a * b, 1);
+    const after = x.shape.slice(to + 1).reduce((a, b) => a * b, 1);
+    if (!run || to === x.shape.length - 1 || outer > MAX_OUTER || !fitsDispatch(after)) return builtin.kernelFunc(args);
+    const out = middleSumWgsl(backend, x, from, to);
+    return keepDims ? { ...out, shape: keptShape } : out;
   };
 }
 
