@@ -34,7 +34,7 @@ describe('tabulateCategoricalEncoders', () => {
         tf.dispose(r as unknown as tf.TensorContainer);
         return out as unknown as tf.TensorContainer;
       });
-      kernels = info.kernels.filter((k) => k.name === 'Conv2D').length;
+      kernels = info.kernels.filter((k) => k.name === 'Conv2D' || k.name === 'FusedConv2D').length;
       return { result: info.result as unknown as { z0: number[]; probs: number[] }, kernels };
     };
     const direct = await run([label, side]);

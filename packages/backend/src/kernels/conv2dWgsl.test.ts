@@ -53,7 +53,20 @@ describe("webgpu Conv2D with conv2d: 'wgsl' (the default; implicit GEMM)", () =>
           expectClose(await dx.data(), dxRef, { rtol: 1e-4, atol: 1e-4, label: `dx ${c.label}` });
           tf.dispose([dy, dx]);
         }
-        tf.dispose([x, w, out]);
+        // With a bias (tf.fused.conv2d, linear): the same program with the bias in its epilogue,
+        // one dispatch; a relu, which the program does not fuse, goes to tfjs's FusedConv2D.
+        const biasValues = Float32Array.from({ length: c.outC }, (_, j) => 0.25 * j - 1);
+        const bias = tf.tensor1d(biasValues);
+        const fusedConv = () => tf.fused.conv2d({ x, filter: w, strides: c.strides, pad: tfPad(c.pad), bias });
+        const fused = await programsOf(fusedConv);
+        expect(fused.programs, c.label).toEqual(['Conv2DProgram']);
+        const withBias = ref.y.map((v, j) => v + biasValues[j % c.outC]!);
+        expectClose(await fused.out.data(), withBias, { rtol: 1e-4, atol: 1e-4, label: `fused ${c.label}` });
+        await expectNoLeak(fusedConv, `fused ${c.label}`);
+        const relu = await programsOf(() => tf.fused.conv2d({ x, filter: w, strides: c.strides, pad: tfPad(c.pad), bias, activation: 'relu' }));
+        expect(relu.programs, c.label).not.toContain('Conv2DProgram');
+        expectClose(await relu.out.data(), withBias.map((v) => Math.max(0, v)), { rtol: 1e-4, atol: 1e-4, label: `fused relu ${c.label}` });
+        tf.dispose([x, w, out, bias, fused.out, relu.out]);
       }
       // 3 input channels (not a multiple of 16): tfjs's kernel.
       const [x3, w3] = [tf.randomNormal([1, 6, 6, 3], 0, 1, 'float32', 1) as tf.Tensor4D, tf.randomNormal([3, 3, 3, 8], 0, 1, 'float32', 2) as tf.Tensor4D];

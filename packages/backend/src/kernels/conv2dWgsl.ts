@@ -31,7 +31,7 @@ const MAX_WORKGROUPS = 65535;
  */
 class Conv2DProgram {
   variableNames = ['x', 'w'];
-  variableComponents: [number, number];
+  variableComponents: number[];
   outputComponent = 4;
   outputShape: number[];
   shaderKey: string;
@@ -41,13 +41,20 @@ class Conv2DProgram {
   uniforms =
     'rows : i32, steps : i32, outW : i32, outHW : i32, strideH : i32, strideW : i32, top : i32, left : i32, kw : i32, inC : i32, outC : i32, inH : i32, inW : i32, taps : i32,';
   private readonly flipped: boolean;
+  private readonly bias: boolean;
 
-  constructor(outShape: number[], rows: number, outC: number, flipped = false) {
+  /** `bias`: a third input `[outC]` added to every output row (FusedConv2D's linear form). */
+  constructor(outShape: number[], rows: number, outC: number, flipped = false, bias = false) {
     this.outputShape = outShape;
     this.dispatch = [Math.ceil(outC / TILE), Math.ceil(rows / TILE), 1];
     this.flipped = flipped;
+    this.bias = bias;
     this.variableComponents = [4, flipped ? 1 : 4];
-    this.shaderKey = `mtdConv2D_${flipped}`;
+    if (bias) {
+      this.variableNames = ['x', 'w', 'bias'];
+      this.variableComponents.push(4);
+    }
+    this.shaderKey = `mtdConv2D_${flipped}${bias ? '_bias' : ''}`;
   }
 
   getUserCode(): string {
@@ -114,7 +121,16 @@ class Conv2DProgram {
         }
         let co = coBase + tx * 4;
         let row = mBase + ty * 4;
-        if (co < uniforms.outC) {
+        if (co < uniforms.outC) {${
+          this.bias
+            ? `
+          let b4 = bias[co / 4];
+          acc0 = acc0 + b4;
+          acc1 = acc1 + b4;
+          acc2 = acc2 + b4;
+          acc3 = acc3 + b4;`
+            : ''
+        }
           if (row < uniforms.rows) { result[(row * uniforms.outC + co) / 4] = acc0; }
           if (row + 1 < uniforms.rows) { result[((row + 1) * uniforms.outC + co) / 4] = acc1; }
           if (row + 2 < uniforms.rows) { result[((row + 2) * uniforms.outC + co) / 4] = acc2; }
@@ -153,9 +169,10 @@ export function conv2dWgslGeometry(x: tf.TensorInfo, filter: tf.TensorInfo, attr
 
 /**
  * `Conv2D` by the WGSL implicit GEMM above, for a conv `conv2dWgslGeometry` accepts (pass its
- * result), on tfjs's WebGPU backend. Returns the output's tensor info (a kernel's result).
+ * result), on tfjs's WebGPU backend; with `bias` (float32 `[outC]`), plus the bias. Returns the
+ * output's tensor info (a kernel's result).
  */
-export function conv2dWgsl(backend: WebgpuBackendLike, x: tf.TensorInfo, filter: tf.TensorInfo, attrs: Conv2DAttrs, geometry?: Conv2DInfo): tf.TensorInfo {
+export function conv2dWgsl(backend: WebgpuBackendLike, x: tf.TensorInfo, filter: tf.TensorInfo, attrs: Conv2DAttrs, geometry?: Conv2DInfo, bias?: tf.TensorInfo): tf.TensorInfo {
   const info = geometry ?? conv2dWgslGeometry(x, filter, attrs);
   if (info === undefined) {
     throw new RangeError(
@@ -169,7 +186,11 @@ export function conv2dWgsl(backend: WebgpuBackendLike, x: tf.TensorInfo, filter:
   const values = [rows, (info.filterHeight * kw * inC) / STEP, info.outWidth, info.outHeight * info.outWidth, info.strideHeight, info.strideWidth, info.padInfo.top, info.padInfo.left, kw, inC, outC, inH, inW, info.filterHeight * kw];
   const uniforms = values.map((v) => ({ type: 'int32', data: [v] }));
   const outShape = [n, info.outHeight, info.outWidth, outC];
-  return backend.runWebGPUProgram(new Conv2DProgram(outShape, rows, outC), [x, filter], 'float32', uniforms);
+  if (bias !== undefined && (bias.dtype !== 'float32' || bias.shape.length !== 1 || bias.shape[0] !== outC)) {
+    throw new RangeError(`conv2dWgsl: bias must be float32 [${outC}], got ${bias.dtype} [${bias.shape.join(', ')}]`);
+  }
+  const inputs = bias === undefined ? [x, filter] : [x, filter, bias];
+  return backend.runWebGPUProgram(new Conv2DProgram(outShape, rows, outC, false, bias !== undefined), inputs, 'float32', uniforms);
 }
 
 /**
@@ -214,6 +235,26 @@ export function conv2dWgslEnabled(): boolean {
 /** Whether webgpu's registered `Conv2D` uses `conv2dWgsl` (see `WebgpuOptions.conv2d`). */
 export function setConv2dWgsl(on: boolean): void {
   enabled = on;
+}
+
+/**
+ * A `FusedConv2D` kernel for webgpu: a linear conv plus a bias `[outC]` (what `tf.fused.conv2d`
+ * with a bias runs, e.g. `@mtd/nn`'s conv2d on webgpu) as one `conv2dWgsl` dispatch when the conv
+ * is one it takes (and the WGSL conv is on); activations, PReLU weights, other bias shapes and
+ * other convs go to tfjs's kernel.
+ */
+export function fusedConv2dDelegating(builtin: tf.KernelConfig | undefined): tf.KernelFunc {
+  return (args) => {
+    const { x, filter, bias, preluActivationWeights } = args.inputs as Record<string, tf.TensorInfo | undefined>;
+    const attrs = args.attrs as unknown as Conv2DAttrs & { activation?: string };
+    const outC = filter!.shape[3];
+    const plainBias = bias === undefined || (bias.dtype === 'float32' && bias.shape.length === 1 && bias.shape[0] === outC);
+    const linear = (attrs.activation ?? 'linear') === 'linear' && preluActivationWeights === undefined;
+    const geometry = enabled && linear && plainBias ? conv2dWgslGeometry(x!, filter!, attrs) : undefined;
+    if (geometry !== undefined) return conv2dWgsl(args.backend as unknown as WebgpuBackendLike, x!, filter!, attrs, geometry, bias);
+    if (builtin === undefined) throw new Error('fusedConv2dDelegating: no built-in FusedConv2D kernel to delegate to');
+    return builtin.kernelFunc(args);
+  };
 }
 
 /** A `Conv2D` kernel for webgpu: the convs `conv2dWgsl` takes go to it (when on), others to tfjs's. */

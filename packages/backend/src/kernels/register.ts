@@ -11,7 +11,7 @@ import { unsortedSegmentSumViaMatMul } from './unsortedSegmentSum.js';
 import { addNDelegating } from './addN.js';
 import { conv2dBackpropFilterWgsl } from './conv2dFilterGradWgsl.js';
 import { leadingSumDelegating } from './leadingSumWgsl.js';
-import { conv2dBackpropInputWgsl, conv2dDelegating, conv2dWgslEnabled } from './conv2dWgsl.js';
+import { conv2dBackpropInputWgsl, conv2dDelegating, conv2dWgslEnabled, fusedConv2dDelegating } from './conv2dWgsl.js';
 import type { WebgpuBackendLike } from './wgslProgram.js';
 
 /**
@@ -30,6 +30,7 @@ import type { WebgpuBackendLike } from './wgslProgram.js';
  * | webgpu | Conv2DBackpropFilter | built-in is 80% of a U-Net step's GPU time (159 ms for one 32x32x64 layer on an H200, issue 7's profile); the WGSL implicit GEMM takes 0.84 ms for it at batch 256 (im2col + split-K matMul 6 ms) |
  * | webgpu | Sum | with `webgpu.reductions: 'wgsl'` (default): leading-axes sums without tfjs's transpose and with more than one workgroup per output (a refUNet step 16% faster on an H200) |
  * | webgpu | Conv2D | with `webgpu.conv2d: 'wgsl'` (default): an implicit GEMM in 64x64 tiles, 1.4x tfjs's conv in a refUNet step on an H200 (43 -> 30 ms of GPU time at batch 256); other convs delegate to tfjs's |
+ * | webgpu | FusedConv2D | the same GEMM with the bias added in its epilogue (a linear conv with a `[outC]` bias: one dispatch instead of a conv and an add); others delegate to tfjs's |
  * | webgpu | Conv2DBackpropInput | built-in took 2.5x the forward conv's GPU time in a refUNet step (H100, BENCHMARKS.md); stride 1 as a forward conv runs at the conv's speed |
  *
  * wasm and cpu use `conv2dBackpropFilterViaConv`; the im2col form (`conv2dBackpropFilterViaMatMul`)
@@ -203,6 +204,7 @@ const REPLACEMENTS: Record<string, readonly Replacement[]> = {
     { kernelName: tf.AddN, make: addNDelegating, delegates: true },
     { kernelName: tf.Sum, make: leadingSumDelegating, delegates: true },
     { kernelName: tf.Conv2D, make: conv2dDelegating, delegates: true },
+    { kernelName: tf.FusedConv2D, make: fusedConv2dDelegating, delegates: true },
   ],
   cpu: [
     { kernelName: tf.ResizeNearestNeighborGrad, make: () => resizeNearestGradCpu },
