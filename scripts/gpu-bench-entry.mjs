@@ -1,6 +1,7 @@
 // One entry point for the GPU machine (packed by gpu-pack, which bundles a single file):
 //   bash .gpu/run.sh train [train-bench args]   |   bash .gpu/run.sh unet [unet-bench args]
 //   bash .gpu/run.sh convs [backend batch reps]  (the conv-gradient forms, packages/backend/bench)
+//   bash .gpu/run.sh sample [sample-bench args]  (sampling, packages/train/bench)
 // MTD_CPU_PROFILE=FILE writes a V8 CPU profile of the run to FILE (Node refuses --cpu-prof in
 // NODE_OPTIONS, and the packed run.sh passes no Node flags).
 import { renameSync, writeFileSync } from 'node:fs';
@@ -29,7 +30,8 @@ if (profileFile) {
 if (which === 'train') await import('../packages/train/bench/train-bench.mjs');
 else if (which === 'unet') await import('../packages/unet/bench/unet-bench.mjs');
 else if (which === 'convs') await import('../packages/backend/bench/convGrads.ts');
+else if (which === 'sample') await import('../packages/train/bench/sample-bench.mjs');
 else {
-  console.error(`gpu-bench-entry: first argument must be 'train', 'unet' or 'convs', got ${which}`);
+  console.error(`gpu-bench-entry: first argument must be 'train', 'unet', 'convs' or 'sample', got ${which}`);
   process.exit(2);
 }

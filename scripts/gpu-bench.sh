@@ -38,6 +38,14 @@ part train-256-tfjs-kernels 60 $T --batch 256 --steps 5 --filter-grad im2col --r
 # The fused SiLU (default, not yet timed) against tfjs's ops.
 part train-64-silu-tfjs 60 $T --batch 64 --steps 10 --silu tfjs
 part train-256-silu-tfjs 60 $T --batch 256 --steps 5 --silu tfjs
+# Host-drawn noise and tfjs's slice/concat programs for the optimizer's flatten (the defaults:
+# noise drawn on the GPU, flatten and write-back as buffer copies).
+part train-64-host-noise 60 $T --batch 64 --steps 10 --noise host
+part train-256-host-noise 60 $T --batch 256 --steps 5 --noise host
+part train-64-flat-programs 60 $T --batch 64 --steps 10 --flat-copies programs
+part train-256-flat-programs 60 $T --batch 256 --steps 5 --flat-copies programs
+# The host time to record a step, and where it goes (V8 samples while recording).
+part record-256 60 $T --batch 256 --steps 5 --record
 # Trainer.train's overlapSteps, with tfjs's submit size and with 256.
 part train-64-overlap 60 $T --batch 64 --steps 10 --overlap
 part train-256-overlap 60 $T --batch 256 --steps 5 --overlap
@@ -49,3 +57,6 @@ part profile-256 90 $T --batch 256 --steps 2 --profile
 # Where the CPU time of a step goes (the step is dispatch-bound at B = 64): a V8 profile to $OUT.
 MTD_CPU_PROFILE=${OUT:-$LOG}/train-64.cpuprofile part train-64-cpuprof 60 $T --batch 64 --steps 5
 part unet 100 bash .gpu/run.sh unet --backend webgpu --batches 64,256 --steps 3
+# Sampling (50 ancestral DDPM steps at batch 256): noise drawn on the GPU (default) and on the host.
+part sample-256 90 bash .gpu/run.sh sample --batch 256 --steps 50
+part sample-256-host-noise 90 bash .gpu/run.sh sample --batch 256 --steps 50 --noise host
