@@ -2,7 +2,8 @@ import * as tf from '@tensorflow/tfjs';
 import { createRng } from '@mtd/random';
 import { expectClose, expectNoLeak } from '@mtd/testkit';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { GROUP_NORM_KERNEL, groupNorm } from './group-norm.js';
+import { GROUP_NORM_KERNEL, GROUP_NORM_SILU_KERNEL, groupNorm, groupNormSilu } from './group-norm.js';
+import { silu } from './silu.js';
 import type { Norm } from './param-store.js';
 import { groupNormRef } from './reference.testutil.js';
 
@@ -140,5 +141,52 @@ describe('groupNorm gradient', () => {
     // Asked for without a registered kernel: tfjs's own error names the kernel.
     expect(() => groupNorm(x, n, 2, { analyticGradient: true, fused: true })).toThrow(/MtdGroupNorm/);
     tf.dispose([x, n.gamma, n.beta, info.result as tf.Tensor]);
+  });
+});
+
+describe('groupNormSilu', () => {
+  it('is silu(groupNorm(x)); a registered MtdGroupNormSilu runs only outside gradient recording, and the gradient is the composed one', async () => {
+    const n = norm(rng.fillNormal(new Float32Array(6), 1, 0.3), rng.fillNormal(new Float32Array(6)));
+    const x = tf.tensor4d(rng.fillNormal(new Float32Array(2 * 3 * 2 * 6), 0.5, 2), [2, 3, 2, 6]);
+    const composed = tf.tidy(() => silu(groupNorm(x, n, 3)));
+    // No kernel registered on cpu: the two ops, the same values bit for bit.
+    const info = await tf.profile(() => groupNormSilu(x, n, 3));
+    expect(info.kernels.map((k) => k.name)).not.toContain(GROUP_NORM_SILU_KERNEL);
+    expectClose(await (info.result as tf.Tensor).data(), await composed.data(), { rtol: 0, atol: 0, label: 'unfused' });
+    // A cpu stand-in for the backend kernel (the contract: [silu(y), stats]), counting its calls.
+    let calls = 0;
+    tf.registerKernel({
+      kernelName: GROUP_NORM_SILU_KERNEL,
+      backendName: 'cpu',
+      kernelFunc: ({ inputs, backend }) => {
+        calls += 1;
+        const { x: xi } = inputs as { x: tf.TensorInfo };
+        const values = tf.tidy(() => silu(groupNorm(tf.tensor(Array.from((backend as unknown as { readSync(id: object): Float32Array }).readSync(xi.dataId)), xi.shape), n, 3)).dataSync());
+        const b = backend as unknown as { makeTensorInfo(shape: number[], dtype: string, values: Float32Array): tf.TensorInfo };
+        return [b.makeTensorInfo(xi.shape, 'float32', Float32Array.from(values)), b.makeTensorInfo([2, 3, 2], 'float32', new Float32Array(12))];
+      },
+    });
+    try {
+      const fused = groupNormSilu(x, n, 3);
+      expect(calls).toBe(1);
+      expectClose(await fused.data(), await composed.data(), { rtol: 0, atol: 0, label: 'fused' });
+      const before = tf.memory().numTensors;
+      groupNormSilu(x, n, 3).dispose();
+      expect(tf.memory().numTensors).toBe(before);
+      expect(() => groupNormSilu(x, n, 4)).toThrow(/groupNormSilu: groups must be a divisor of the 6 channels of x, got 4/);
+      // Under a tape: the composed ops (the kernel has no gradient), the composed gradient.
+      const g = (f: (t: tf.Tensor) => tf.Tensor) => tf.grad((t: tf.Tensor) => tf.sum(tf.mul(f(t), tf.range(0, 72).reshape([2, 3, 2, 6]))))(x);
+      calls = 0;
+      const [gFused, gComposed] = [g((t) => groupNormSilu(t, n, 3)), g((t) => silu(groupNorm(t, n, 3)))];
+      expect(calls).toBe(0);
+      expectClose(await gFused.data(), await gComposed.data(), { rtol: 0, atol: 0, label: 'gradient' });
+      expect(groupNormSilu(x, n, 3, { fused: false }).shape).toEqual(x.shape);
+      expect(calls).toBe(0);
+      tf.dispose([fused, gFused, gComposed]);
+    } finally {
+      tf.unregisterKernel(GROUP_NORM_SILU_KERNEL, 'cpu');
+    }
+    expect(() => groupNormSilu(x, n, 4)).toThrow(/groupNorm: groups must be a divisor of the 6 channels of x, got 4/);
+    tf.dispose([x, composed, n.gamma, n.beta, info.result as tf.Tensor]);
   });
 });

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { checkInt, fail } from './checks.js';
 import type { Norm } from './param-store.js';
+import { silu } from './silu.js';
 
 /** PyTorch's GroupNorm epsilon, so weights trained there behave the same here. */
 const GROUP_NORM_EPS = 1e-5;
@@ -13,13 +14,9 @@ const GROUP_NORM_EPS = 1e-5;
  */
 export function groupNorm(x: tf.Tensor, norm: Norm, groups: number, options: GroupNormOptions = {}): tf.Tensor {
   const where = 'groupNorm';
-  if (!(x instanceof tf.Tensor) || x.rank < 2) fail(where, 'x', 'a tensor [B, ..., C]', x);
+  checkGroupNormArgs(where, x, norm, groups);
   const shape = x.shape;
   const c = shape[shape.length - 1]!;
-  checkInt(where, 'groups', groups, 1);
-  if (c % groups !== 0) fail(where, 'groups', `a divisor of the ${c} channels of x`, groups);
-  if (norm?.gamma?.shape.length !== 1 || norm.gamma.shape[0] !== c) fail(where, 'norm.gamma', `a tensor [${c}]`, norm?.gamma);
-  if (norm.beta?.shape.length !== 1 || norm.beta.shape[0] !== c) fail(where, 'norm.beta', `a tensor [${c}]`, norm.beta);
   const analytic = options.analyticGradient ?? tf.getBackend() === 'webgpu';
   if (typeof analytic !== 'boolean') fail(where, 'options.analyticGradient', 'a boolean', analytic);
   if (analytic) {
@@ -34,6 +31,15 @@ export function groupNorm(x: tf.Tensor, norm: Norm, groups: number, options: Gro
     const normed = tf.mul(tf.sub(grouped, mean), tf.rsqrt(tf.add(variance, GROUP_NORM_EPS)));
     return tf.add(tf.mul(tf.reshape(normed, shape), norm.gamma), norm.beta);
   });
+}
+
+function checkGroupNormArgs(where: string, x: tf.Tensor, norm: Norm, groups: number): void {
+  if (!(x instanceof tf.Tensor) || x.rank < 2) fail(where, 'x', 'a tensor [B, ..., C]', x);
+  const c = x.shape[x.shape.length - 1]!;
+  checkInt(where, 'groups', groups, 1);
+  if (c % groups !== 0) fail(where, 'groups', `a divisor of the ${c} channels of x`, groups);
+  if (norm?.gamma?.shape.length !== 1 || norm.gamma.shape[0] !== c) fail(where, 'norm.gamma', `a tensor [${c}]`, norm?.gamma);
+  if (norm.beta?.shape.length !== 1 || norm.beta.shape[0] !== c) fail(where, 'norm.beta', `a tensor [${c}]`, norm.beta);
 }
 
 export interface GroupNormOptions {
@@ -63,6 +69,24 @@ export interface GroupNormOptions {
  */
 export const GROUP_NORM_KERNEL = 'MtdGroupNorm';
 export const GROUP_NORM_GRAD_KERNEL = 'MtdGroupNormGrad';
+/** `MtdGroupNorm`'s contract with `y` replaced by `y sigmoid(y)` (no gradient kernel). */
+export const GROUP_NORM_SILU_KERNEL = 'MtdGroupNormSilu';
+
+/**
+ * `silu(groupNorm(x, norm, groups))`, ADM's `normalization` then activation. Outside gradient
+ * recording (sampling, evaluation), on a backend with `MtdGroupNormSilu` registered (webgpu through
+ * `@mtd/backend`), it runs as that one kernel: the activation applied in GroupNorm's own pass, one
+ * dispatch and one full read and write of the activation fewer. Under a tape it composes the two
+ * ops (their gradients need the normalised value), as tfjs's fused ops do.
+ */
+export function groupNormSilu(x: tf.Tensor, norm: Norm, groups: number, options: GroupNormOptions = {}): tf.Tensor {
+  const recording = (tf.engine().state as unknown as { gradientDepth: number }).gradientDepth > 0;
+  const fusable = !recording && options.fused !== false && tf.getKernel(GROUP_NORM_SILU_KERNEL, tf.getBackend()) !== undefined;
+  if (!fusable) return tf.tidy(() => silu(groupNorm(x, norm, groups, options)));
+  // The same checks as groupNorm's (it throws before any kernel runs).
+  checkGroupNormArgs('groupNormSilu', x, norm, groups);
+  return tf.tidy(() => (tf.engine().runKernel(GROUP_NORM_SILU_KERNEL, { x, gamma: norm.gamma, beta: norm.beta }, { groups, epsilon: GROUP_NORM_EPS }) as tf.Tensor[])[0]!);
+}
 
 /** GroupNorm through the backend's fused kernels, with their gradient kernel as its gradient. */
 function groupNormFused(groups: number): (x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor) => tf.Tensor {

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 // and SiLU (whose kernel names @mtd/nn looks up), the WGSL conv and filter gradient and the WGSL
 // leading-axes sums.
 describe("webgpu with the WGSL kernels: the same U-Net gradients as tfjs's kernels and ops", () => {
-  it('agrees to 1e-4 on every parameter, and the fused GroupNorm and SiLU kernels are the ones that run', async (ctx) => {
+  it('agrees to 1e-4 on every parameter and on the forward outside the tape, and the fused GroupNorm and SiLU kernels are the ones that run', async (ctx) => {
     if (!(await availableBackends()).includes('webgpu')) ctx.skip();
     const config = { imageSize: 8, inChannels: 2, baseChannels: 8, channelMults: [1, 2], numResBlocks: 1, attentionResolutions: [4], groups: 4 };
     const gradients = async (wgsl: boolean) =>
@@ -21,9 +21,14 @@ describe("webgpu with the WGSL kernels: the same U-Net gradients as tfjs's kerne
           const info = await tf.profile(() => tf.variableGrads(loss, unet.variables).grads);
           const grads = info.result as unknown as Record<string, tf.Tensor>;
           const values = await Promise.all(unet.variables.map((v) => grads[v.name]!.data()));
-          tf.dispose([x, t, ...Object.values(grads)]);
+          // (tf.profile reuses its kernel list: read it before the next profile.)
+          const kernels = new Set(info.kernels.map((k) => k.name));
+          // Outside the tape (sampling): GroupNorm + SiLU as one kernel where registered.
+          const forward = await tf.profile(() => unet.forward({ x, t }).eps);
+          const eps = await (forward.result as tf.Tensor).data();
+          tf.dispose([x, t, ...Object.values(grads), forward.result as tf.Tensor]);
           unet.dispose();
-          return { values, kernels: new Set(info.kernels.map((k) => k.name)) };
+          return { values, eps, kernels, forwardKernels: new Set(forward.kernels.map((k) => k.name)) };
         },
         {
           webgpu: wgsl
@@ -40,6 +45,13 @@ describe("webgpu with the WGSL kernels: the same U-Net gradients as tfjs's kerne
       expect(plain.kernels.has('MtdSilu')).toBe(false);
       expect(fused.kernels.has('MtdSilu')).toBe(true);
       expect(fused.kernels.has('MtdSiluGrad')).toBe(true);
+      // Under the tape GroupNorm and SiLU stay apart (their gradients need the normalised value).
+      expect(fused.kernels.has('MtdGroupNormSilu')).toBe(false);
+      expect(fused.forwardKernels.has('MtdGroupNormSilu')).toBe(true);
+      expect(plain.forwardKernels.has('MtdGroupNormSilu')).toBe(false);
+      let worst = 0;
+      plain.eps.forEach((v, k) => (worst = Math.max(worst, Math.abs(v - fused.eps[k]!))));
+      expect(worst, 'forward outside the tape').toBeLessThan(1e-4);
       for (const [i, a] of plain.values.entries()) {
         const b = fused.values[i]!;
         let num = 0;

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { createRng, type Rng } from '@mtd/random';
 import { decodeSafetensors, encodeSafetensors, loadSafetensors, saveSafetensors, type SafeTensor } from '@mtd/io';
 import {
-  assignFromSafeTensors, attention, checkInt, conv2d, fail, groupNorm, linear, paramsToSafeTensors, ParamStore, silu,
+  assignFromSafeTensors, attention, checkInt, conv2d, fail, groupNorm, groupNormSilu, linear, paramsToSafeTensors, ParamStore, silu,
   type AttentionParams, type Conv, type Dense, type Norm, type Param,
 } from '@mtd/nn';
 import { checkpoint, variablesOf } from './checkpoint.js';
@@ -253,7 +253,7 @@ export class UNet {
         for (const layer of block) h = run(layer, h);
       }
       const decoderFeatures = h;
-      const eps = tf.tidy(() => conv2d(silu(groupNorm(decoderFeatures, this.outNorm, cfg.groups)) as tf.Tensor4D, this.outConv));
+      const eps = tf.tidy(() => conv2d(groupNormSilu(decoderFeatures, this.outNorm, cfg.groups) as tf.Tensor4D, this.outConv));
       return { eps, middle, decoderFeatures };
     });
     return { eps: result.eps, taps: { middle: result.middle, decoderFeatures: result.decoderFeatures } };
@@ -261,17 +261,16 @@ export class UNet {
 
   private resBlock(x: tf.Tensor4D, emb: tf.Tensor, p: ResParams, dropoutSeed: number | undefined): tf.Tensor4D {
     const groups = this.config.groups;
-    let h = conv2d(silu(groupNorm(x, p.inNorm, groups)) as tf.Tensor4D, p.inConv);
+    let h = conv2d(groupNormSilu(x, p.inNorm, groups) as tf.Tensor4D, p.inConv);
     const cout = h.shape[3];
     const e = tf.reshape(linear(silu(emb), p.emb), [x.shape[0], 1, 1, -1]);
-    let hn: tf.Tensor;
+    let act: tf.Tensor;
     if (this.config.useScaleShiftNorm) {
       const [scale, shift] = tf.split(e, [cout, cout], 3) as [tf.Tensor, tf.Tensor];
-      hn = tf.add(tf.mul(groupNorm(h, p.outNorm, groups), tf.add(scale, 1)), shift);
+      act = silu(tf.add(tf.mul(groupNorm(h, p.outNorm, groups), tf.add(scale, 1)), shift));
     } else {
-      hn = groupNorm(tf.add(h, e), p.outNorm, groups);
+      act = groupNormSilu(tf.add(h, e), p.outNorm, groups);
     }
-    const act = silu(hn);
     const dropped = dropoutSeed === undefined ? act : tf.dropout(act, this.config.dropout, undefined, dropoutSeed);
     h = conv2d(dropped as tf.Tensor4D, p.outConv);
     return tf.add(p.skip ? conv2d(x, p.skip) : x, h);

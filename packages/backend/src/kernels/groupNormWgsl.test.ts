@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { availableBackends } from '../harness.js';
 import { selectBackend, type BackendName } from '../selectBackend.js';
-import { GROUP_NORM_GRAD_KERNEL, GROUP_NORM_KERNEL } from './groupNormWgsl.js';
+import { GROUP_NORM_GRAD_KERNEL, GROUP_NORM_KERNEL, GROUP_NORM_SILU_KERNEL } from './groupNormWgsl.js';
 
 let backends: BackendName[] = [];
 beforeAll(async () => {
@@ -93,6 +93,13 @@ describe("the fused GroupNorm kernels (webgpu, selectBackend's groupNorm: 'wgsl'
         expectClose(await grads[0]!.data(), Array.from(ref.dx), { rtol: 1e-3, atol: 1e-3, label: `dx ${label}` });
         expectClose(await grads[1]!.data(), Array.from(ref.dgamma), { rtol: 1e-4, atol: 1e-3, label: `dgamma ${label}` });
         expectClose(await grads[2]!.data(), Array.from(ref.dbeta), { rtol: 1e-4, atol: 1e-3, label: `dbeta ${label}` });
+        // MtdGroupNormSilu: the same statistics, y sigmoid(y) in the apply pass (float64 SiLU of the reference).
+        const [ys, statsS] = tf.engine().runKernel(GROUP_NORM_SILU_KERNEL, { x, gamma, beta }, { groups, epsilon: EPS }) as tf.Tensor[];
+        expect(ys!.shape, label).toEqual(shape);
+        expectClose(await ys!.data(), Array.from(ref.y, (v) => v / (1 + Math.exp(-v))), { rtol: 1e-4, atol: 1e-4, label: `silu y ${label}` });
+        expectClose(await statsS!.data(), ref.stats, { rtol: 1e-4, atol: 1e-4, label: `silu stats ${label}` });
+        await expectNoLeak(() => tf.engine().runKernel(GROUP_NORM_SILU_KERNEL, { x, gamma, beta }, { groups, epsilon: EPS }) as tf.Tensor[], `silu forward ${label}`);
+        tf.dispose([ys!, statsS!]);
         await expectNoLeak(() => tf.engine().runKernel(GROUP_NORM_KERNEL, { x, gamma, beta }, { groups, epsilon: EPS }) as tf.Tensor[], `forward ${label}`);
         await expectNoLeak(() => tf.engine().runKernel(GROUP_NORM_GRAD_KERNEL, { dy, x, gamma, stats: stats! }, { groups }) as tf.Tensor[], `gradient ${label}`);
         tf.dispose([x, gamma, beta, dy, y!, stats!, ...grads]);
@@ -105,6 +112,7 @@ describe("the fused GroupNorm kernels (webgpu, selectBackend's groupNorm: 'wgsl'
       // 'tfjs': nothing registered, so @mtd/nn's groupNorm runs tfjs ops; on by default.
       await selectBackend('webgpu', { webgpu: { groupNorm: 'tfjs' } });
       expect(tf.getKernel(GROUP_NORM_KERNEL, 'webgpu')).toBeUndefined();
+      expect(tf.getKernel(GROUP_NORM_SILU_KERNEL, 'webgpu')).toBeUndefined();
       await selectBackend('webgpu');
       expect(tf.getKernel(GROUP_NORM_KERNEL, 'webgpu')).toBeDefined();
     } finally {

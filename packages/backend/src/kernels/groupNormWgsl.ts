@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { leadingSumWgsl } from './leadingSumWgsl.js';
+import { SIGMOID } from './siluWgsl.js';
 import { FlatProgram, setKernelsRegistered, type WebgpuBackendLike } from './wgslProgram.js';
 
 /**
@@ -20,6 +21,8 @@ import { FlatProgram, setKernelsRegistered, type WebgpuBackendLike } from './wgs
  */
 export const GROUP_NORM_KERNEL = 'MtdGroupNorm';
 export const GROUP_NORM_GRAD_KERNEL = 'MtdGroupNormGrad';
+/** `MtdGroupNorm` with SiLU applied to `y` in the same pass (inference: no gradient kernel). */
+export const GROUP_NORM_SILU_KERNEL = 'MtdGroupNormSilu';
 
 const THREADS = 256;
 
@@ -149,20 +152,30 @@ const STATS_OFFSET = `
   }
 `;
 
-/** y = (x - mean) r gamma + beta, elementwise. */
+/** y = (x - mean) r gamma + beta, elementwise; with `silu`, y sigmoid(y). */
 class ApplyProgram extends FlatProgram {
   variableNames = ['x', 'stats', 'gamma', 'beta'];
-  shaderKey = 'mtdGroupNormApply';
+  shaderKey: string;
   uniforms = 'positions : i32, channels : i32, groups : i32, perGroup : i32,';
+
+  constructor(
+    length: number,
+    private readonly silu = false,
+  ) {
+    super(length);
+    this.shaderKey = `mtdGroupNormApply${silu ? '_silu' : ''}`;
+  }
 
   getUserCode(): string {
     return `
       ${STATS_OFFSET}
+      ${this.silu ? SIGMOID : ''}
       fn main(index : i32) {
         if (index < uniforms.size) {
           let c = index % uniforms.channels;
           let s = statsOffset(index);
-          setOutputAtIndex(index, (x[index] - stats[s]) * stats[s + 1] * gamma[c] + beta[c]);
+          let y = (x[index] - stats[s]) * stats[s + 1] * gamma[c] + beta[c];
+          setOutputAtIndex(index, ${this.silu ? 'y * sigmoidOf(y)' : 'y'});
         }
       }
     `;
@@ -364,18 +377,21 @@ function groupUniforms(g: Geometry): Array<{ type: string; data: number[] }> {
   return intUniforms([g.positions, g.channels, g.groups, g.perGroup, count, Math.ceil(count / THREADS), g.batch * g.groups]);
 }
 
-const groupNormKernel: tf.KernelFunc = (args) => {
-  const { x, gamma, beta } = args.inputs as { x: tf.TensorInfo; gamma: tf.TensorInfo; beta: tf.TensorInfo };
-  const { groups, epsilon } = args.attrs as unknown as { groups: number; epsilon: number };
-  const g = check(x, groups, GROUP_NORM_KERNEL);
-  const backend = args.backend as unknown as WebgpuBackendLike;
-  const stats = backend.runWebGPUProgram(new StatsProgram(g), [x], 'float32', [...groupUniforms(g), { type: 'float32', data: [epsilon] }]);
-  const y = backend.runWebGPUProgram(new ApplyProgram(size(x.shape)), [x, stats, gamma, beta], 'float32', intUniforms([g.positions, g.channels, g.groups, g.perGroup]));
-  return [
-    { ...y, shape: x.shape },
-    { ...stats, shape: [g.batch, g.groups, 2] },
-  ];
-};
+/** `MtdGroupNorm` (or, with `silu`, `MtdGroupNormSilu`): two dispatches, statistics then apply. */
+const groupNormKernelOf =
+  (silu: boolean): tf.KernelFunc =>
+  (args) => {
+    const { x, gamma, beta } = args.inputs as { x: tf.TensorInfo; gamma: tf.TensorInfo; beta: tf.TensorInfo };
+    const { groups, epsilon } = args.attrs as unknown as { groups: number; epsilon: number };
+    const g = check(x, groups, silu ? GROUP_NORM_SILU_KERNEL : GROUP_NORM_KERNEL);
+    const backend = args.backend as unknown as WebgpuBackendLike;
+    const stats = backend.runWebGPUProgram(new StatsProgram(g), [x], 'float32', [...groupUniforms(g), { type: 'float32', data: [epsilon] }]);
+    const y = backend.runWebGPUProgram(new ApplyProgram(size(x.shape), silu), [x, stats, gamma, beta], 'float32', intUniforms([g.positions, g.channels, g.groups, g.perGroup]));
+    return [
+      { ...y, shape: x.shape },
+      { ...stats, shape: [g.batch, g.groups, 2] },
+    ];
+  };
 
 const groupNormGradKernel: tf.KernelFunc = (args) => {
   const { dy, x, gamma, stats } = args.inputs as { dy: tf.TensorInfo; x: tf.TensorInfo; gamma: tf.TensorInfo; stats: tf.TensorInfo };
@@ -411,7 +427,8 @@ const groupNormGradKernel: tf.KernelFunc = (args) => {
 
 /** The two kernels' configs for webgpu (registered by `setWebgpuGroupNorm`). */
 const CONFIGS: tf.KernelConfig[] = [
-  { kernelName: GROUP_NORM_KERNEL, backendName: 'webgpu', kernelFunc: groupNormKernel },
+  { kernelName: GROUP_NORM_KERNEL, backendName: 'webgpu', kernelFunc: groupNormKernelOf(false) },
+  { kernelName: GROUP_NORM_SILU_KERNEL, backendName: 'webgpu', kernelFunc: groupNormKernelOf(true) },
   { kernelName: GROUP_NORM_GRAD_KERNEL, backendName: 'webgpu', kernelFunc: groupNormGradKernel },
 ];
 

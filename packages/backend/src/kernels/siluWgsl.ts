@@ -16,7 +16,7 @@ export const SILU_KERNEL = 'MtdSilu';
 export const SILU_GRAD_KERNEL = 'MtdSiluGrad';
 
 // tfjs's own sigmoid expression, so the forward matches `x * tf.sigmoid(x)`.
-const SIGMOID = 'fn sigmoidOf(v : f32) -> f32 { return 1.0 / (1.0 + exp(-1.0 * v)); }';
+export const SIGMOID = 'fn sigmoidOf(v : f32) -> f32 { return 1.0 / (1.0 + exp(-1.0 * v)); }';
 
 class SiluProgram extends FlatProgram {
   variableNames = ['x'];
