@@ -293,6 +293,32 @@ describe('Adam over flat moments', () => {
     vars[0]!.variable.dispose();
   });
 
+  test('flatGradients: gathered once, the same update bit for bit; undefined off the flat layout or with a gradient missing', async () => {
+    const shapes = [[2, 3], [4], [1, 5]];
+    const init = shapes.map((s, i) => Array.from({ length: s.reduce((a, b) => a * b, 1) }, (_, j) => 0.1 * (i + 1) * (j - 2)));
+    const make = () => shapes.map((s, i) => ({ name: `w${i}`, variable: tf.variable(tf.tensor(init[i]!, s)) }));
+    const grads = Object.fromEntries(shapes.map((s, i) => [`w${i}`, tf.tensor(init[i]!.map((v) => 0.3 - v), s)]));
+    const [a, b] = [make(), make()];
+    const [adamA, adamB] = [new Adam(a, { lr: 0.1, layout: 'flat' }), new Adam(b, { lr: 0.1, layout: 'flat' })];
+    const flat = adamB.flatGradients(grads)!;
+    expect(flat.shape).toEqual([15]);
+    for (let k = 0; k < 2; k++) {
+      adamA.apply(grads, 0.5);
+      const info = await tf.profile(() => adamB.apply(grads, 0.5, { flatGradients: flat }));
+      // Only the values are gathered: the gradients came flat.
+      expect(info.kernels.filter((kk) => kk.name === 'MtdFlatConcat')).toHaveLength(1);
+    }
+    for (const [i, { variable }] of a.entries()) expect(Array.from(await b[i]!.variable.data())).toEqual(Array.from(await variable.data()));
+    expect(() => adamB.apply(grads, 1, { flatGradients: tf.zeros([14]) })).toThrow(/Adam\.apply: options\.flatGradients must be flatGradients\(grads\)'s result \(the flat layout's 15 gradients\)/);
+    const c = make();
+    const perVariable = new Adam(c, { lr: 0.1, layout: 'per-variable' });
+    expect(perVariable.flatGradients(grads)).toBeUndefined();
+    expect(adamB.flatGradients({ w0: grads['w0']!, w1: grads['w1']! })).toBeUndefined();
+    tf.dispose([flat, ...Object.values(grads)]);
+    for (const x of [adamA, adamB, perVariable]) x.dispose();
+    for (const { variable } of [...a, ...b, ...c]) variable.dispose();
+  });
+
   test('flat layout: a fixed number of engine kernels whatever the variable count, not a dozen per variable', async () => {
     const vars = Array.from({ length: 30 }, (_, i) => ({ name: `w${i}`, variable: tf.variable(tf.ones([2, 3])) }));
     const adam = new Adam(vars, { lr: 0.1, weightDecay: 0.01, layout: 'flat' });

@@ -113,6 +113,18 @@ export class Adam {
     return this.learningRate(this.updates + 1);
   }
 
+  /**
+   * With the flat layout and a gradient for every variable: the gradients concatenated in the
+   * layout's order (a new tensor), for `apply`'s `options.flatGradients`, so a caller that also
+   * needs them flat (the trainer's gradient norm) gathers them once. Otherwise undefined.
+   */
+  flatGradients(grads: Readonly<Record<string, tf.Tensor>>): tf.Tensor1D | undefined {
+    if (this.layout !== 'flat' || this.blocks.length !== 1) return undefined;
+    const ordered = this.variables.map(({ name }) => grads[name]);
+    if (ordered.some((g) => g === undefined)) return undefined;
+    return flatConcat(ordered as tf.Tensor[]);
+  }
+
   /** The learning rate of update `k` (1-based). */
   learningRate(k: number): number {
     return learningRateAt(k, this);
@@ -130,7 +142,11 @@ export class Adam {
    * "the loss and gradient norm are finite"). The count advances either way: `rewindCount()` takes
    * it back once the guard is known to have been false.
    */
-  apply(grads: Readonly<Record<string, tf.Tensor>>, gradScale: number | tf.Scalar = 1, options: { onlyIf?: tf.Tensor } = {}): void {
+  apply(
+    grads: Readonly<Record<string, tf.Tensor>>,
+    gradScale: number | tf.Scalar = 1,
+    options: { onlyIf?: tf.Tensor; flatGradients?: tf.Tensor; returnValues?: boolean } = {},
+  ): tf.Tensor1D | undefined {
     const where = 'Adam.apply';
     if (gradScale instanceof tf.Tensor) {
       if (gradScale.rank !== 0 || gradScale.dtype !== 'float32') rangeFail(where, 'gradScale', 'a number or a float32 scalar tensor', gradScale);
@@ -149,13 +165,25 @@ export class Adam {
         rangeFail(where, `grads["${name}"]`, `shaped like the variable [${variable.shape.join(', ')}]`, g);
       }
     }
+    // `flatGradients(grads)`'s result: the same values, already gathered.
+    const flat = options.flatGradients;
+    if (flat !== undefined && (!(flat instanceof tf.Tensor) || this.layout !== 'flat' || this.blocks.length !== 1 || flat.rank !== 1 || flat.size !== this.blocks[0]!.size)) {
+      rangeFail(where, 'options.flatGradients', `flatGradients(grads)'s result (the flat layout's ${this.blocks[0]!.size} gradients)`, flat);
+    }
     const k = this.updates + 1;
     const lr = this.learningRate(k);
     const bc1 = 1 - this.beta1 ** k;
     const bc2 = 1 - this.beta2 ** k;
-    const c = { stepSize: lr / bc1, invSqrtBc2: 1 / Math.sqrt(bc2), decay: 1 - lr * this.weightDecay, gradScale, guard };
-    for (const block of this.blocks) tf.tidy(() => this.updateBlock(block, grads, c));
+    const c = { stepSize: lr / bc1, invSqrtBc2: 1 / Math.sqrt(bc2), decay: 1 - lr * this.weightDecay, gradScale, guard, flat };
+    let values: tf.Tensor1D | undefined;
+    for (const block of this.blocks) {
+      const updated = tf.tidy(() => this.updateBlock(block, grads, c));
+      // The updated values, flat, when asked for and they are the whole layout's (for `Ema.update`'s `values`).
+      if (options.returnValues === true && this.blocks.length === 1 && updated?.size === block.size) values = updated as tf.Tensor1D;
+      else updated?.dispose();
+    }
     this.updates = k;
+    return values;
   }
 
   /** Takes back the count of the last update, whose `onlyIf` guard turned out false. */
@@ -167,10 +195,10 @@ export class Adam {
   private updateBlock(
     block: Block,
     grads: Readonly<Record<string, tf.Tensor>>,
-    c: { stepSize: number; invSqrtBc2: number; decay: number; gradScale: number | tf.Scalar; guard: tf.Tensor | undefined },
-  ): void {
+    c: { stepSize: number; invSqrtBc2: number; decay: number; gradScale: number | tf.Scalar; guard: tf.Tensor | undefined; flat: tf.Tensor | undefined },
+  ): tf.Tensor | undefined {
     const present = block.members.map((i) => grads[this.variables[i]!.name] !== undefined);
-    if (!present.some(Boolean)) return;
+    if (!present.some(Boolean)) return undefined;
     const all = present.every(Boolean);
     const size = (j: number) => this.variables[block.members[j]!]!.variable.size;
     const picked = block.members.filter((_, j) => present[j]).map((i) => this.variables[i]!);
@@ -178,7 +206,7 @@ export class Adam {
     const pieces = (whole: tf.Tensor) => block.members.flatMap((_, j) => (present[j] ? [tf.slice(whole, block.offsets[j]!, size(j))] : []));
     const m = all ? block.m : flatConcat(pieces(block.m));
     const v = all ? block.v : flatConcat(pieces(block.v));
-    const g0 = flatConcat(picked.map(({ name }) => grads[name]!));
+    const g0 = c.flat !== undefined && all ? c.flat : flatConcat(picked.map(({ name }) => grads[name]!));
     const g = c.gradScale === 1 ? g0 : tf.mul(g0, typeof c.gradScale === 'number' ? tf.scalar(c.gradScale) : c.gradScale);
     const p = flatConcat(picked.map(({ variable }) => variable));
     const mNew = tf.add(tf.mul(tf.scalar(this.beta1), m), tf.mul(tf.scalar(1 - this.beta1), g));
@@ -207,6 +235,7 @@ export class Adam {
     block.v.assign(merge(block.v, kept(vNew, v)));
     const parts = flatSplit(pNew, picked.map(({ variable }) => variable.shape));
     picked.forEach(({ variable }, j) => variable.assign(parts[j]!));
+    return pNew;
   }
 
   /**

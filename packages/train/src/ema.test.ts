@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { expectClose, expectNoLeak } from '@mtd/testkit';
+import { Adam } from './adam.js';
 import { Ema } from './ema.js';
 
 beforeAll(async () => {
@@ -104,6 +105,30 @@ describe('Ema', () => {
     tf.dispose([...Object.values(a), ...Object.values(b)]);
     for (const e of [flat, per, again]) e.dispose();
     [...flatVars, ...perVars].forEach(({ variable }) => variable.dispose());
+  });
+
+  test("values: Adam's flat result taken as the current values, the same shadows bit for bit; a wrong size is named", async () => {
+    const shapes = [[2, 2], [3]];
+    const make = () => shapes.map((s, i) => ({ name: `w${i}`, variable: tf.variable(tf.fill(s, 0.5 * (i + 1))) }));
+    const [a, b] = [make(), make()];
+    const [emaA, emaB] = [new Ema(a, { decay: 0.9, layout: 'flat' }), new Ema(b, { decay: 0.9, layout: 'flat' })];
+    const [adamA, adam] = [new Adam(a, { lr: 0.1, layout: 'flat' }), new Adam(b, { lr: 0.1, layout: 'flat' })];
+    const grads = { w0: tf.tensor2d([1, -3, 0.5, 2], [2, 2]), w1: tf.tensor1d([-2, 0.25, 4]) };
+    for (let k = 0; k < 3; k++) {
+      adamA.apply(grads);
+      emaA.update();
+      const values = adam.apply(grads, 1, { returnValues: true })!;
+      expect(Array.from(await values.data())).toEqual((await Promise.all(b.map(({ variable }) => variable.data()))).flatMap((v) => Array.from(v)));
+      emaB.update({ values });
+      values.dispose();
+    }
+    const [sa, sb] = [emaA.slots(), emaB.slots()];
+    for (const name of Object.keys(sa)) expect(Array.from(await sb[name]!.data())).toEqual(Array.from(await sa[name]!.data()));
+    expect(() => emaB.update({ values: tf.zeros([6]) })).toThrow(/Ema\.update: options\.values must be the flat layout's 7 current values/);
+    expect(adam.apply(grads)).toBeUndefined();
+    tf.dispose([...Object.values(sa), ...Object.values(sb), ...Object.values(grads)]);
+    for (const x of [emaA, emaB, adamA, adam]) x.dispose();
+    for (const { variable } of [...a, ...b]) variable.dispose();
   });
 
   test('bad options are named', () => {

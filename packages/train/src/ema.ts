@@ -66,18 +66,25 @@ export class Ema {
   /**
    * One update from the current variable values. `options.onlyIf`, a boolean scalar tensor: where
    * it is false the shadows keep their values; the count advances either way (`rewindCount()`
-   * takes it back), as `Adam.apply`'s guard.
+   * takes it back), as `Adam.apply`'s guard. `options.values`: those values already flat in this
+   * EMA's order (flat layout), e.g. `Adam.apply`'s result with `returnValues` over the same list.
    */
-  update(options: { onlyIf?: tf.Tensor } = {}): void {
+  update(options: { onlyIf?: tf.Tensor; values?: tf.Tensor } = {}): void {
     const guard = options.onlyIf;
     if (guard !== undefined && (!(guard instanceof tf.Tensor) || guard.rank !== 0 || guard.dtype !== 'bool')) {
       rangeFail('Ema.update', 'options.onlyIf', 'a bool scalar tensor', guard);
+    }
+    // The variables' values already flat (`Adam.apply`'s `returnValues` over the same variables):
+    // not gathered again.
+    const given = options.values;
+    if (given !== undefined && (!(given instanceof tf.Tensor) || this.blocks.length !== 1 || given.rank !== 1 || given.size !== this.blocks[0]!.size)) {
+      rangeFail('Ema.update', 'options.values', `the flat layout's ${this.blocks[0]!.size} current values`, given);
     }
     const k = this.updates + 1;
     const d = this.decayAt(k);
     for (const block of this.blocks) {
       tf.tidy(() => {
-        const next = tf.add(tf.mul(tf.scalar(d), block.shadow), tf.mul(tf.scalar(1 - d), this.flatValues(block.members)));
+        const next = tf.add(tf.mul(tf.scalar(d), block.shadow), tf.mul(tf.scalar(1 - d), given ?? this.flatValues(block.members)));
         block.shadow.assign(guard === undefined ? next : tf.where(guard, next, block.shadow));
       });
     }

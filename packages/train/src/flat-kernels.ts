@@ -62,6 +62,8 @@ export function flatConcat(tensors: readonly tf.Tensor[]): tf.Tensor1D {
   tensors.forEach((t, i) => {
     if (t.dtype !== dtype) throw new TypeError(`flatConcat: tensors[${i}] must be ${dtype} like tensors[0], got ${t.dtype}`);
   });
+  // One tensor: a reshape moves no data (a copy kernel would copy it all).
+  if (tensors.length === 1) return tf.reshape(tensors[0]!, [-1]) as tf.Tensor1D;
   register(tf.getBackend());
   return tf.engine().runKernel(FLAT_CONCAT, tensors as unknown as tf.NamedTensorMap) as tf.Tensor1D;
 }

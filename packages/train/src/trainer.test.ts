@@ -76,6 +76,32 @@ async function expectStateOfSteps(steps: number, make: () => Trainer, trainer: T
   }
 }
 
+describe('the flat optimizer layout in a step', () => {
+  test('gathers the gradients once (norm and Adam) and the values once (Adam and the EMA), matches the per-variable layout to float32 rounding, and leaks nothing', async () => {
+    const flat = makeTrainer(2, { optimizer: { ...optimizer, layout: 'flat' }, ema: { decay: 0.9, layout: 'flat' } });
+    const plain = makeTrainer(2, { optimizer: { ...optimizer, layout: 'per-variable' }, ema: { decay: 0.9, layout: 'per-variable' } });
+    await flat.trainer.trainStep();
+    await plain.trainer.trainStep();
+    let flatLoss = NaN;
+    const info = await tf.profile(async () => {
+      flatLoss = (await flat.trainer.trainStep()).loss;
+      return [];
+    });
+    // The gradients (once, for the norm and Adam) and the values (once, for Adam; the EMA takes
+    // Adam's updated vector).
+    expect(info.kernels.filter((k) => k.name === 'MtdFlatConcat')).toHaveLength(2);
+    const r = await plain.trainer.trainStep();
+    expect(flatLoss).toBeCloseTo(r.loss, 5);
+    const [a, b] = [await snapshot(flat.trainer), await snapshot(plain.trainer)];
+    for (const [name, values] of Object.entries(b)) values.forEach((v, i) => expect(a[name]![i]!, name).toBeCloseTo(v, 5));
+    await expectNoLeak(async () => {
+      await flat.trainer.trainStep();
+    }, 'flat step');
+    flat.dispose();
+    plain.dispose();
+  });
+});
+
 describe('resume is bit-exact', () => {
   test('2N steps straight == N steps, checkpoint, load into fresh objects, N steps (losses, weights, EMA, moments; and the log)', async () => {
     const N = 6;

@@ -356,8 +356,11 @@ export class Trainer {
       // device and the update is guarded by "loss and norm finite" (a select, so a diverged step
       // leaves the weights, moments and EMA as they were). Reading the loss back between the
       // gradients and the update stalled a GPU step at that point (issue 7).
+      // With the flat layout the gradients are gathered once, for the norm and for Adam.
+      const flatGrads = this.adam.flatGradients(named);
+      if (flatGrads !== undefined) kept.push(flatGrads);
       const { stats, scale, finite } = tf.tidy(() => {
-        const norm = globalNorm(Object.values(named), { layout: this.adam.layout });
+        const norm = globalNorm(flatGrads !== undefined ? [flatGrads] : Object.values(named), { layout: this.adam.layout });
         return {
           stats: tf.stack([result.value, ...kept.slice(0, -1), norm]),
           scale: clipScale(norm, this.clipGradNorm),
@@ -368,8 +371,10 @@ export class Trainer {
       const lr = this.adam.nextLearningRate();
       const guard = after === undefined ? finite : tf.tidy(() => tf.logicalAnd(finite, after));
       if (guard !== finite) kept.push(guard);
-      this.adam.apply(named, scale, { onlyIf: guard });
-      this.ema?.update({ onlyIf: guard });
+      const values = this.adam.apply(named, scale, { onlyIf: guard, returnValues: this.ema?.layout === 'flat', ...(flatGrads !== undefined ? { flatGradients: flatGrads } : {}) });
+      if (values !== undefined) kept.push(values);
+      // Both were built from the model's variables in order: the EMA takes Adam's flat result.
+      this.ema?.update({ onlyIf: guard, ...(values !== undefined ? { values } : {}) });
       // Only these outlive the recording: the rest may go (the GPU keeps what queued work reads).
       keptAtEnd.push(stats, guard);
       // The read-back starts now: its copy is queued right behind this step's work, so it resolves

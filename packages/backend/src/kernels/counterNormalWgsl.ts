@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { THREEFRY_PARITY, THREEFRY_ROTATIONS } from '@mtd/random';
 import { FlatProgram, setKernelsRegistered, type WebgpuBackendLike } from './wgslProgram.js';
 
 /**
@@ -12,13 +13,11 @@ import { FlatProgram, setKernelsRegistered, type WebgpuBackendLike } from './wgs
  */
 export const COUNTER_NORMAL_KERNEL = 'MtdCounterNormal';
 
-const ROTATIONS = [13, 15, 26, 6, 17, 29, 16, 24];
-
 /** WGSL of Threefry-2x32-20's rounds and key injections, unrolled (rotations are constants). */
 function threefryRounds(): string {
   const lines: string[] = [];
   for (let r = 0; r < 20; r++) {
-    const k = ROTATIONS[r % 8]!;
+    const k = THREEFRY_ROTATIONS[r % 8]!;
     lines.push(`x0 = x0 + x1; x1 = ((x1 << ${k}u) | (x1 >> ${32 - k}u)) ^ x0;`);
     if (r % 4 === 3) {
       const s = (r + 1) / 4;
@@ -48,7 +47,7 @@ class CounterNormalProgram extends FlatProgram {
           let p = index - row * pairsPerRow;
           let k0 = bitcast<u32>(keys[2 * row]);
           let k1 = bitcast<u32>(keys[2 * row + 1]);
-          let ks = array<u32, 3>(k0, k1, 0x1bd11bdau ^ k0 ^ k1);
+          let ks = array<u32, 3>(k0, k1, ${THREEFRY_PARITY}u ^ k0 ^ k1);
           var x0 = u32(p) + k0;
           var x1 = uniforms.counter + k1;
           ${threefryRounds()}

@@ -18,28 +18,20 @@ export const SILU_GRAD_KERNEL = 'MtdSiluGrad';
 // tfjs's own sigmoid expression, so the forward matches `x * tf.sigmoid(x)`.
 export const SIGMOID = 'fn sigmoidOf(v : f32) -> f32 { return 1.0 / (1.0 + exp(-1.0 * v)); }';
 
+/** SiLU (`x` in) or its gradient (`dy`, `x` in), one thread per element. */
 class SiluProgram extends FlatProgram {
-  variableNames = ['x'];
-  shaderKey = 'mtdSilu';
+  variableNames: string[];
+  shaderKey: string;
   uniforms = '';
 
-  getUserCode(): string {
-    return `
-      ${SIGMOID}
-      fn main(index : i32) {
-        if (index < uniforms.size) {
-          let v = x[index];
-          setOutputAtIndex(index, v * sigmoidOf(v));
-        }
-      }
-    `;
+  constructor(
+    length: number,
+    private readonly gradient: boolean,
+  ) {
+    super(length);
+    this.variableNames = gradient ? ['dy', 'x'] : ['x'];
+    this.shaderKey = gradient ? 'mtdSiluGrad' : 'mtdSilu';
   }
-}
-
-class SiluGradProgram extends FlatProgram {
-  variableNames = ['dy', 'x'];
-  shaderKey = 'mtdSiluGrad';
-  uniforms = '';
 
   getUserCode(): string {
     return `
@@ -48,7 +40,7 @@ class SiluGradProgram extends FlatProgram {
         if (index < uniforms.size) {
           let v = x[index];
           let s = sigmoidOf(v);
-          setOutputAtIndex(index, dy[index] * (s * (1.0 + v * (1.0 - s))));
+          setOutputAtIndex(index, ${this.gradient ? 'dy[index] * (s * (1.0 + v * (1.0 - s)))' : 'v * s'});
         }
       }
     `;
@@ -63,7 +55,7 @@ const siluKernel: tf.KernelFunc = (args) => {
   const { x } = args.inputs as { x: tf.TensorInfo };
   checkFloat(x, 'x', SILU_KERNEL);
   const size = tf.util.sizeFromShape(x.shape);
-  const y = (args.backend as unknown as WebgpuBackendLike).runWebGPUProgram(new SiluProgram(size), [x], 'float32');
+  const y = (args.backend as unknown as WebgpuBackendLike).runWebGPUProgram(new SiluProgram(size, false), [x], 'float32');
   return { ...y, shape: x.shape };
 };
 
@@ -75,7 +67,7 @@ const siluGradKernel: tf.KernelFunc = (args) => {
     throw new RangeError(`${SILU_GRAD_KERNEL}: dy must be shaped like x [${x.shape.join(', ')}], got [${dy.shape.join(', ')}]`);
   }
   const size = tf.util.sizeFromShape(x.shape);
-  const dx = (args.backend as unknown as WebgpuBackendLike).runWebGPUProgram(new SiluGradProgram(size), [dy, x], 'float32');
+  const dx = (args.backend as unknown as WebgpuBackendLike).runWebGPUProgram(new SiluProgram(size, true), [dy, x], 'float32');
   return { ...dx, shape: x.shape };
 };
 
