@@ -9,7 +9,8 @@ import { counterNormals } from '@mtd/random';
 export const COUNTER_NORMAL_KERNEL = 'MtdCounterNormal';
 
 /**
- * Standard normals shaped `shape`, addressed by key and counter rather than drawn from a stream:
+ * Standard normals shaped `shape` (the `eps ~ N(0, I)` of MATH.md 4 and the sampler's step noise,
+ * MATH.md 6), addressed by key and counter rather than drawn from a stream:
  * the tensor's elements (row-major) are split into `keys.length / 2` equal rows, row `r` being
  * `counterNormals([keys[2r], keys[2r + 1]], counter, rowSize)` (`@mtd/random`: Threefry-2x32 and
  * Box-Muller). The same keys and counter give the same numbers on every backend: drawn on the
