@@ -11,5 +11,6 @@ export {
 export type { WebgpuOptions } from './webgpu.js';
 export type { WebgpuFilterGradient } from './kernels/register.js';
 export { registerTrainingKernels, trainingKernelNames } from './kernels/register.js';
+export { GEMM_TILING_CANDIDATES } from './kernels/gemmTiling.js';
 export { availableBackends, withBackend, countSyncDownloads, TEST_BACKENDS } from './harness.js';
 export { measureMatmulGflops, type MatmulGflopsOptions } from './measureMatmulGflops.js';

@@ -4,7 +4,9 @@ import { setWebgpuSilu } from './kernels/siluWgsl.js';
 import { setWebgpuCounterNormal } from './kernels/counterNormalWgsl.js';
 import { setWebgpuFlatCopies } from './kernels/flatCopies.js';
 import { setLeadingSumWgsl } from './kernels/leadingSumWgsl.js';
-import { setConv2dWgsl } from './kernels/conv2dWgsl.js';
+import { setConv2dWgsl, setConv2dWgslTiling } from './kernels/conv2dWgsl.js';
+import { setConv2dFilterGradWgslTiling } from './kernels/conv2dFilterGradWgsl.js';
+import { DEFAULT_GEMM_TILING, gemmTilingName, parseGemmTiling } from './kernels/gemmTiling.js';
 import { setWebgpuFilterGradient, type WebgpuFilterGradient } from './kernels/register.js';
 
 /**
@@ -89,6 +91,14 @@ export interface WebgpuOptions {
    * and Slice programs.
    */
   flatCopies?: 'copies' | 'programs';
+  /**
+   * The register-blocked tilings of the WGSL conv GEMMs (`GemmTiling`): `conv` for the forward
+   * conv and the stride-1 input gradient, `filterGradient` for the filter gradient. A name such as
+   * `'64x64/4x4/k16'` (the default for both: 64x64 output tiles, 4x4 per thread, 16 values of k
+   * a step) or `'128x64/8x4/k16+p'` (`+p`: the next step's loads issued before this step's
+   * arithmetic). `GEMM_TILING_CANDIDATES` lists the forms `bench:conv` times.
+   */
+  gemmTiles?: { conv?: string; filterGradient?: string };
 }
 
 /** The options that apply each time WebGPU is selected: all checked before any is applied. */
@@ -100,6 +110,9 @@ function applyWebgpuSettings(options: WebgpuOptions): void {
   const silu = oneOf('silu', options.silu ?? 'wgsl', ['tfjs', 'wgsl'] as const);
   const noise = oneOf('noise', options.noise ?? 'wgsl', ['host', 'wgsl'] as const);
   const flatCopies = oneOf('flatCopies', options.flatCopies ?? 'copies', ['copies', 'programs'] as const);
+  const tiles = options.gemmTiles ?? {};
+  const convTiling = parseGemmTiling(tiles.conv ?? gemmTilingName(DEFAULT_GEMM_TILING), 'selectBackend: options.webgpu.gemmTiles.conv');
+  const filterGradTiling = parseGemmTiling(tiles.filterGradient ?? gemmTilingName(DEFAULT_GEMM_TILING), 'selectBackend: options.webgpu.gemmTiles.filterGradient');
   const size = options.submitBatchSize;
   if (size !== undefined && (!Number.isInteger(size) || size < 1)) {
     throw new RangeError(`selectBackend: options.webgpu.submitBatchSize must be an integer >= 1, got ${String(size)}`);
@@ -108,6 +121,8 @@ function applyWebgpuSettings(options: WebgpuOptions): void {
   setLeadingSumWgsl(reductions === 'wgsl');
   setWebgpuGroupNorm(groupNorm === 'wgsl');
   setConv2dWgsl(conv2d === 'wgsl');
+  setConv2dWgslTiling(convTiling);
+  setConv2dFilterGradWgslTiling(filterGradTiling);
   setWebgpuSilu(silu === 'wgsl');
   setWebgpuCounterNormal(noise === 'wgsl');
   setWebgpuFlatCopies(flatCopies === 'copies');

@@ -1,7 +1,18 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Conv2DBackpropFilterArgs } from './conv2dBackprop.js';
 import { sumSplits } from './splitSum.js';
-import { tileOuterProducts, type WebgpuBackendLike } from './wgslProgram.js';
+import {
+  checkWorkgroupMemory,
+  declareAccumulators,
+  DEFAULT_GEMM_TILING,
+  forEachAccumulator,
+  gemmTilingName,
+  stepLoop,
+  tileOuterProducts,
+  tilingThreads,
+  type GemmTiling,
+} from './gemmTiling.js';
+import type { WebgpuBackendLike } from './wgslProgram.js';
 
 /**
  * The conv2d filter gradient as one WGSL program for tfjs's WebGPU backend: an implicit GEMM per
@@ -9,8 +20,8 @@ import { tileOuterProducts, type WebgpuBackendLike } from './wgslProgram.js';
  *
  *   dW[i, j, ci, co] = sum over m of x[n, oy*sh + i - top, ox*sw + j - left, ci] * dy[m, co]
  *
- * Both operands are rows of m, contiguous along their channels, so a workgroup's 64x64 (ci, co)
- * tile of one tap reads 16 rows of 64 channels of each per step as vec4 loads, with the row's
+ * Both operands are rows of m, contiguous along their channels, so a workgroup's (ci, co) tile of
+ * one tap (the selected `GemmTiling`; by default 64x64) reads 16 rows of it per step as vec4 loads, with the row's
  * position decoded once per row (not per element). The im2col form
  * (`conv2dBackpropFilterViaMatMul`) stores the patch matrix (600 MB for refUNet's 32x32x64 layer
  * at batch 256) and runs about 10 kernels; this runs two: partial tiles, each over one slab of m
@@ -20,21 +31,19 @@ import { tileOuterProducts, type WebgpuBackendLike } from './wgslProgram.js';
  * Channel counts that are not multiples of 4 are read a scalar at a time.
  */
 
-/** Output tile edge (ci and co): 16x16 threads, each accumulating a 4x4 block. */
-const TILE = 64;
-/** Rows of m a workgroup reads per step: one per thread row. */
-const STEP = 16;
-/** Workgroups the split aims at: several per multiprocessor of a large GPU (132 on an H100). */
-const TARGET_WORKGROUPS = 1024;
+/** Workgroup threads the split aims at in all: 1,024 workgroups of 256 (several per multiprocessor of a large GPU; 132 on an H100). */
+const TARGET_THREADS = 1024 * 256;
 /** The fewest rows a slab keeps, so the partial tiles and their sum stay small beside the GEMM. */
 const MIN_ROWS_PER_SPLIT = 1024;
 
 /**
- * How many slabs the reduction over `rows` is cut into (at least 1) for `tiles` output tiles:
- * about TARGET_WORKGROUPS workgroups in all, MIN_ROWS_PER_SPLIT rows a slab at least.
+ * How many slabs the reduction over `rows` is cut into (at least 1) for `tiles` output tiles of
+ * `threads` threads each: about TARGET_THREADS threads in all (1,024 workgroups of 256), at least
+ * MIN_ROWS_PER_SPLIT rows a slab.
  */
-export function wgslFilterGradientSplits(rows: number, tiles: number): number {
-  return Math.max(1, Math.min(Math.ceil(TARGET_WORKGROUPS / tiles), Math.floor(rows / MIN_ROWS_PER_SPLIT), 65535));
+export function wgslFilterGradientSplits(rows: number, tiles: number, threads = 256): number {
+  const target = Math.ceil(TARGET_THREADS / threads);
+  return Math.max(1, Math.min(Math.ceil(target / tiles), Math.floor(rows / MIN_ROWS_PER_SPLIT), 65535));
 }
 
 /** `result[s, tap * inC + ci, co]`: slab `s`'s part of the gradient. */
@@ -46,23 +55,35 @@ class FilterGradProgram {
   shaderKey: string;
   dispatchLayout = { x: [2], y: [1], z: [0] };
   dispatch: [number, number, number];
-  workgroupSize: [number, number, number] = [16, 16, 1];
+  workgroupSize: [number, number, number];
   uniforms =
     'rows : i32, rowsPerSplit : i32, stepsPerSplit : i32, outW : i32, outHW : i32, strideH : i32, strideW : i32, top : i32, left : i32, kw : i32, inC : i32, outC : i32, inH : i32, inW : i32, taps : i32,';
   private readonly vecX: boolean;
   private readonly vecDy: boolean;
+  private readonly tiling: GemmTiling;
 
-  constructor(splits: number, taps: number, inC: number, outC: number) {
+  constructor(splits: number, taps: number, inC: number, outC: number, tiling: GemmTiling) {
+    const { threadsM, threadsN } = tilingThreads(tiling);
     this.vecX = inC % 4 === 0;
     this.vecDy = outC % 4 === 0;
+    this.tiling = tiling;
     this.variableComponents = [this.vecX ? 4 : 1, this.vecDy ? 4 : 1];
     this.outputComponent = this.vecDy ? 4 : 1;
     this.outputShape = [splits, taps * inC, outC];
-    this.dispatch = [Math.ceil(outC / TILE), taps * Math.ceil(inC / TILE), splits];
-    this.shaderKey = `mtdConv2DFilterGrad_${this.vecX}_${this.vecDy}`;
+    this.workgroupSize = [threadsN, threadsM, 1];
+    this.dispatch = [Math.ceil(outC / tiling.tileN), taps * Math.ceil(inC / tiling.tileM), splits];
+    this.shaderKey = `mtdConv2DFilterGrad_${this.vecX}_${this.vecDy}_${gemmTilingName(tiling)}`;
   }
 
   getUserCode(): string {
+    const t = this.tiling;
+    const step = t.step;
+    const { threads, threadsN } = tilingThreads(t);
+    const rowsA = t.tileM / 4;
+    const colsB = t.tileN / 4;
+    const loadsA = (step * rowsA) / threads;
+    const loadsB = (step * colsB) / threads;
+    const range = (n: number) => Array.from({ length: n }, (_, l) => l);
     // Callers check the first channel (ci < inC, co < outC) and the position; the scalar forms
     // check the other three channels.
     const loadX = this.vecX
@@ -78,9 +99,69 @@ class FilterGradProgram {
     const store = this.vecDy
       ? `result[offset / 4] = v;`
       : `for (var c = 0; c < 4; c = c + 1) { if (co + c < uniforms.outC) { result[offset + c] = v[c]; } }`;
+    // Item l of a thread: row kA_l of the step, channels ciA_l..ciA_l+3 of x (and kB_l, coB_l of
+    // dy); the same each step, so worked out once.
+    const declare = [
+      ...range(loadsA).map(
+        (l) => `let kA${l} = (thread + ${l * threads}) / ${rowsA};
+        let ciA${l} = ciBase + ((thread + ${l * threads}) % ${rowsA}) * 4;
+        var ra${l} = vec4<f32>(0.0);`,
+      ),
+      ...range(loadsB).map(
+        (l) => `let kB${l} = (thread + ${l * threads}) / ${colsB};
+        let coB${l} = coBase + ((thread + ${l * threads}) % ${colsB}) * 4;
+        var rb${l} = vec4<f32>(0.0);`,
+      ),
+    ].join('\n        ');
+    const load = (s: string) => `{
+          let m0 = mStart + ${s} * ${step};
+          ${range(loadsA)
+            .map(
+              (l) => `ra${l} = vec4<f32>(0.0);
+          {
+            let m = m0 + kA${l};
+            if (m < mEnd) {
+              let n = m / uniforms.outHW;
+              let rest = m - n * uniforms.outHW;
+              let oy = rest / uniforms.outW;
+              let ox = rest - oy * uniforms.outW;
+              let iy = oy * uniforms.strideH + ki - uniforms.top;
+              let ix = ox * uniforms.strideW + kj - uniforms.left;
+              if (ciA${l} < uniforms.inC && iy >= 0 && iy < uniforms.inH && ix >= 0 && ix < uniforms.inW) {
+                ra${l} = loadX(((n * uniforms.inH + iy) * uniforms.inW + ix) * uniforms.inC + ciA${l}, ciA${l});
+              }
+            }
+          }`,
+            )
+            .join('\n          ')}
+          ${range(loadsB)
+            .map(
+              (l) => `rb${l} = vec4<f32>(0.0);
+          {
+            let m = m0 + kB${l};
+            if (m < mEnd && coB${l} < uniforms.outC) {
+              rb${l} = loadDy(m * uniforms.outC + coB${l}, coB${l});
+            }
+          }`,
+            )
+            .join('\n          ')}
+        }`;
+    // tileX[k * rowsA + c] holds channels 4c..4c+3 of x at row k of the step (item ids are exactly
+    // these indices); tileDy likewise.
+    const storeTiles = [...range(loadsA).map((l) => `tileX[thread + ${l * threads}] = ra${l};`), ...range(loadsB).map((l) => `tileDy[thread + ${l * threads}] = rb${l};`)].join(
+      '\n          ',
+    );
+    const stores: string[] = [];
+    forEachAccumulator(t, (v, row, colBlock) => {
+      stores.push(`{
+          let ci = ciBase + ${row};
+          let co = coBase + ${colBlock} * 4;
+          if (ci < uniforms.inC && co < uniforms.outC) { store(((split * uniforms.taps + tap) * uniforms.inC + ci) * uniforms.outC + co, co, ${v}); }
+        }`);
+    });
     return `
-      var<workgroup> tileX : array<vec4<f32>, ${STEP * 16}>;
-      var<workgroup> tileDy : array<vec4<f32>, ${STEP * 16}>;
+      var<workgroup> tileX : array<vec4<f32>, ${step * rowsA}>;
+      var<workgroup> tileDy : array<vec4<f32>, ${step * colsB}>;
 
       fn loadX(offset : i32, ci : i32) -> vec4<f32> { ${loadX} }
       fn loadDy(offset : i32, co : i32) -> vec4<f32> { ${loadDy} }
@@ -89,67 +170,37 @@ class FilterGradProgram {
       fn main() {
         let tx = i32(localId.x);
         let ty = i32(localId.y);
-        let ciTiles = (uniforms.inC + ${TILE - 1}) / ${TILE};
+        let thread = ty * ${threadsN} + tx;
+        let ciTiles = (uniforms.inC + ${t.tileM - 1}) / ${t.tileM};
         let tap = i32(workgroupId.y) / ciTiles;
-        let ciBase = (i32(workgroupId.y) % ciTiles) * ${TILE};
-        let coBase = i32(workgroupId.x) * ${TILE};
+        let ciBase = (i32(workgroupId.y) % ciTiles) * ${t.tileM};
+        let coBase = i32(workgroupId.x) * ${t.tileN};
         let ki = tap / uniforms.kw;
         let kj = tap % uniforms.kw;
         let split = i32(workgroupId.z);
         let mStart = split * uniforms.rowsPerSplit;
         let mEnd = min(mStart + uniforms.rowsPerSplit, uniforms.rows);
-        // Loading, thread (tx, ty) reads row ty of the step, channels 4tx..4tx+3 of x and of dy.
-        let ciLoad = ciBase + tx * 4;
-        let coLoad = coBase + tx * 4;
-        var acc0 = vec4<f32>(0.0);
-        var acc1 = vec4<f32>(0.0);
-        var acc2 = vec4<f32>(0.0);
-        var acc3 = vec4<f32>(0.0);
-        // The trip count comes from a uniform: workgroupBarrier needs uniform control flow.
-        for (var t = 0; t < uniforms.stepsPerSplit; t = t + 1) {
-          let m = mStart + t * ${STEP} + ty;
-          var a = vec4<f32>(0.0);
-          var b = vec4<f32>(0.0);
-          if (m < mEnd) {
-            let n = m / uniforms.outHW;
-            let rest = m - n * uniforms.outHW;
-            let oy = rest / uniforms.outW;
-            let ox = rest - oy * uniforms.outW;
-            let iy = oy * uniforms.strideH + ki - uniforms.top;
-            let ix = ox * uniforms.strideW + kj - uniforms.left;
-            if (ciLoad < uniforms.inC && iy >= 0 && iy < uniforms.inH && ix >= 0 && ix < uniforms.inW) {
-              a = loadX(((n * uniforms.inH + iy) * uniforms.inW + ix) * uniforms.inC + ciLoad, ciLoad);
-            }
-            if (coLoad < uniforms.outC) {
-              b = loadDy(m * uniforms.outC + coLoad, coLoad);
-            }
-          }
-          tileX[ty * 16 + tx] = a;
-          tileDy[ty * 16 + tx] = b;
-          workgroupBarrier();
-          // Computing, thread (tx, ty) owns ci = 4ty..4ty+3 and co = 4tx..4tx+3 of the tile.
-          ${tileOuterProducts('tileX', 'tileDy', STEP)}
-          workgroupBarrier();
-        }
-        let co = coBase + tx * 4;
-        if (co < uniforms.outC) {
-          let ci = ciBase + ty * 4;
-          let row = (split * uniforms.taps + tap) * uniforms.inC + ci;
-          if (ci < uniforms.inC) { store(row * uniforms.outC + co, co, acc0); }
-          if (ci + 1 < uniforms.inC) { store((row + 1) * uniforms.outC + co, co, acc1); }
-          if (ci + 2 < uniforms.inC) { store((row + 2) * uniforms.outC + co, co, acc2); }
-          if (ci + 3 < uniforms.inC) { store((row + 3) * uniforms.outC + co, co, acc3); }
-        }
+        ${declare}
+        ${declareAccumulators(t)}
+        ${stepLoop(t, 'uniforms.stepsPerSplit', load, storeTiles, tileOuterProducts(t, 'tileX', 'tileDy', step))}
+        ${stores.join('\n        ')}
       }
     `;
   }
+}
+
+let filterGradTiling: GemmTiling = DEFAULT_GEMM_TILING;
+
+/** The tiling of the WGSL filter gradient (`WebgpuOptions.gemmTiles.filterGradient`). */
+export function setConv2dFilterGradWgslTiling(tiling: GemmTiling): void {
+  filterGradTiling = tiling;
 }
 
 /**
  * `Conv2DBackpropFilter` by the WGSL implicit GEMM above, on the current backend, which must be
  * tfjs's WebGPU backend. NCHW inputs are transposed to NHWC first.
  */
-export function conv2dBackpropFilterWgsl(args: Conv2DBackpropFilterArgs): tf.Tensor4D {
+export function conv2dBackpropFilterWgsl(args: Conv2DBackpropFilterArgs, tiling: GemmTiling = filterGradTiling): tf.Tensor4D {
   if (tf.getBackend() !== 'webgpu') {
     throw new Error(`conv2dBackpropFilterWgsl: needs the webgpu backend, the current one is '${tf.getBackend()}'`);
   }
@@ -167,15 +218,16 @@ export function conv2dBackpropFilterWgsl(args: Conv2DBackpropFilterArgs): tf.Ten
     const [, outH, outW] = dy.shape;
     const rows = n * outH * outW;
     const taps = kh * kw;
-    const tiles = taps * Math.ceil(inC / TILE) * Math.ceil(outC / TILE);
-    const splits = wgslFilterGradientSplits(rows, tiles);
-    const rowsPerSplit = Math.ceil(rows / splits / STEP) * STEP;
+    const tiles = taps * Math.ceil(inC / tiling.tileM) * Math.ceil(outC / tiling.tileN);
+    const splits = wgslFilterGradientSplits(rows, tiles, tilingThreads(tiling).threads);
+    const rowsPerSplit = Math.ceil(rows / splits / tiling.step) * tiling.step;
     const used = Math.ceil(rows / rowsPerSplit);
     const backend = tf.backend() as unknown as WebgpuBackendLike;
+    checkWorkgroupMemory(backend, tiling, tiling.step, 'conv2dBackpropFilterWgsl');
     // One uniform per value, in the order of FilterGradProgram.uniforms.
-    const values = [rows, rowsPerSplit, rowsPerSplit / STEP, outW, outH * outW, info.strideHeight, info.strideWidth, info.padInfo.top, info.padInfo.left, kw, inC, outC, inH, inW, taps];
+    const values = [rows, rowsPerSplit, rowsPerSplit / tiling.step, outW, outH * outW, info.strideHeight, info.strideWidth, info.padInfo.top, info.padInfo.left, kw, inC, outC, inH, inW, taps];
     const uniforms = values.map((v) => ({ type: 'int32', data: [v] }));
-    const partial = backend.runWebGPUProgram(new FilterGradProgram(used, taps, inC, outC), [x, dy], 'float32', uniforms);
+    const partial = backend.runWebGPUProgram(new FilterGradProgram(used, taps, inC, outC, tiling), [x, dy], 'float32', uniforms);
     const out = tf.engine().makeTensorFromTensorInfo(sumSplits(backend, partial, used, taps * inC * outC));
     return tf.reshape(out, [kh, kw, inC, outC]) as tf.Tensor4D;
   });

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import { tileOuterProducts, type WebgpuBackendLike } from './wgslProgram.js';
+import { declareAccumulators, DEFAULT_GEMM_TILING, forEachAccumulator, gemmTilingName, stepLoop, tileOuterProducts, tilingThreads, checkWorkgroupMemory, type GemmTiling } from './gemmTiling.js';
+import type { WebgpuBackendLike } from './wgslProgram.js';
 
 /**
  * The forward conv2d as one WGSL program for tfjs's WebGPU backend: an implicit GEMM over
@@ -7,19 +8,18 @@ import { tileOuterProducts, type WebgpuBackendLike } from './wgslProgram.js';
  *
  *   y[m, co] = sum over k of x[n, oy*sh + i - top, ox*sw + j - left, ci] * w[k, co],
  *
- * in 64x64 (m, co) tiles, 16 values of k per step, vec4 loads, with each tile row's position
- * decoded once per workgroup. The same shape as the filter gradient's kernel
- * (`conv2dFilterGradWgsl.ts`), which beat tfjs's conv on an H200; it also serves the stride-1
- * input gradient, which `conv2dBackpropInputViaConv` computes as a forward conv.
+ * in (m, co) tiles of the selected `GemmTiling` (by default 64x64, 4x4 per thread, 16 values of k
+ * per step), vec4 loads, with each tile row's position decoded once per workgroup. The same shape
+ * as the filter gradient's kernel (`conv2dFilterGradWgsl.ts`), which beat tfjs's conv on an H200;
+ * it also serves the stride-1 input gradient, which `conv2dBackpropInputViaConv` computes as a
+ * forward conv.
  *
  * It takes NHWC float32 convs with dilation 1, input channels a multiple of 16 (one filter tap per
  * step) and output channels a multiple of 4; `conv2dWgslGeometry` says which, and the registered
  * kernel hands the others (an RGB input conv, NCHW, dilation) to tfjs's own.
  */
 
-/** Output tile edge (m and co): 16x16 threads, each accumulating a 4x4 block. */
-const TILE = 64;
-/** Values of k per step; input channels must be a multiple of it. */
+/** The smallest step of k: input channels must be a multiple of it (one filter tap per step). */
 const STEP = 16;
 /** Workgroups per dispatch dimension (WebGPU's default limit). */
 const MAX_WORKGROUPS = 65535;
@@ -37,105 +37,131 @@ class Conv2DProgram {
   shaderKey: string;
   dispatchLayout = { x: [3], y: [0, 1, 2] };
   dispatch: [number, number, number];
-  workgroupSize: [number, number, number] = [16, 16, 1];
+  workgroupSize: [number, number, number];
   uniforms =
     'rows : i32, steps : i32, outW : i32, outHW : i32, strideH : i32, strideW : i32, top : i32, left : i32, kw : i32, inC : i32, outC : i32, inH : i32, inW : i32, taps : i32,';
   private readonly flipped: boolean;
   private readonly bias: boolean;
+  private readonly tiling: GemmTiling;
+  private readonly step: number;
 
-  /** `bias`: a third input `[outC]` added to every output row (FusedConv2D's linear form). */
-  constructor(outShape: number[], rows: number, outC: number, flipped = false, bias = false) {
+  /**
+   * `bias`: a third input `[outC]` added to every output row (FusedConv2D's linear form).
+   * `step`: the tiling's step, or 16 where the input channels are not a multiple of it.
+   */
+  constructor(outShape: number[], rows: number, outC: number, flipped: boolean, bias: boolean, tiling: GemmTiling, step: number) {
+    const { threadsM, threadsN } = tilingThreads(tiling);
     this.outputShape = outShape;
-    this.dispatch = [Math.ceil(outC / TILE), Math.ceil(rows / TILE), 1];
+    this.workgroupSize = [threadsN, threadsM, 1];
+    this.dispatch = [Math.ceil(outC / tiling.tileN), Math.ceil(rows / tiling.tileM), 1];
     this.flipped = flipped;
     this.bias = bias;
+    this.tiling = tiling;
+    this.step = step;
     this.variableComponents = [4, flipped ? 1 : 4];
     if (bias) {
       this.variableNames = ['x', 'w', 'bias'];
       this.variableComponents.push(4);
     }
-    this.shaderKey = `mtdConv2D_${flipped}${bias ? '_bias' : ''}`;
+    this.shaderKey = `mtdConv2D_${flipped}${bias ? '_bias' : ''}_${gemmTilingName(tiling)}_${step}`;
   }
 
   getUserCode(): string {
+    const t = this.tiling;
+    const step = this.step;
+    const { threads } = tilingThreads(t);
+    const rowsA = t.tileM / 4;
+    const colsB = t.tileN / 4;
+    // x: item l of a thread is tile row rA_l, channels 4q..4q+3 of the step (q fixed per thread).
+    const quads = step / 4;
+    const loadsA = (t.tileM * quads) / threads;
+    const loadsB = (t.tileN * step) / 4 / threads;
+    const range = (n: number) => Array.from({ length: n }, (_, l) => l);
+    const decode = range(loadsA)
+      .map(
+        (l) => `let rA${l} = thread / ${quads} + ${(l * threads) / quads};
+        let mA${l} = mBase + rA${l};
+        let nA${l} = mA${l} / uniforms.outHW;
+        let restA${l} = mA${l} - nA${l} * uniforms.outHW;
+        let oyA${l} = restA${l} / uniforms.outW;
+        let iy0A${l} = oyA${l} * uniforms.strideH - uniforms.top;
+        let ix0A${l} = (restA${l} - oyA${l} * uniforms.outW) * uniforms.strideW - uniforms.left;
+        var ra${l} = vec4<f32>(0.0);`,
+      )
+      .join('\n        ');
+    // w: item l of a thread is step row kB_l, channels 4cB_l..4cB_l+3 of the tile.
+    const declareB = range(loadsB)
+      .map(
+        (l) => `let kB${l} = (thread + ${l * threads}) / ${colsB};
+        let coB${l} = coBase + ((thread + ${l * threads}) % ${colsB}) * 4;
+        var rb${l} = vec4<f32>(0.0);`,
+      )
+      .join('\n        ');
+    const load = (s: string) => `{
+          let k0 = ${s} * ${step};
+          let tap = k0 / uniforms.inC;
+          let ci = k0 - tap * uniforms.inC + q * 4;
+          let tapY = tap / uniforms.kw;
+          let tapX = tap % uniforms.kw;
+          ${range(loadsA)
+            .map(
+              (l) => `ra${l} = vec4<f32>(0.0);
+          {
+            let iy = iy0A${l} + tapY;
+            let ix = ix0A${l} + tapX;
+            if (mA${l} < uniforms.rows && iy >= 0 && iy < uniforms.inH && ix >= 0 && ix < uniforms.inW) {
+              ra${l} = x[(((nA${l} * uniforms.inH + iy) * uniforms.inW + ix) * uniforms.inC + ci) / 4];
+            }
+          }`,
+            )
+            .join('\n          ')}
+          ${range(loadsB)
+            .map(
+              (l) => `rb${l} = vec4<f32>(0.0);
+          if (coB${l} < uniforms.outC) {
+            ${
+              this.flipped
+                ? `// Row k = (tap, c) of the flipped filter: w[taps-1-tap, o, c] for 4 consecutive o.
+            let tapW = (k0 + kB${l}) / uniforms.inC;
+            let base = ((uniforms.taps - 1 - tapW) * uniforms.outC + coB${l}) * uniforms.inC + (k0 + kB${l} - tapW * uniforms.inC);
+            rb${l} = vec4<f32>(w[base], w[base + uniforms.inC], w[base + 2 * uniforms.inC], w[base + 3 * uniforms.inC]);`
+                : `rb${l} = w[((k0 + kB${l}) * uniforms.outC + coB${l}) / 4];`
+            }
+          }`,
+            )
+            .join('\n          ')}
+        }`;
+    // tileX[k * rowsA + r / 4][r % 4] holds tile row r at k: stored transposed, read as vec4 of rows.
+    const store = [
+      ...range(loadsA).map((l) =>
+        ['x', 'y', 'z', 'w'].map((c, i) => `tileX[(q * 4 + ${i}) * ${rowsA} + rA${l} / 4][rA${l} % 4] = ra${l}.${c};`).join('\n          '),
+      ),
+      ...range(loadsB).map((l) => `tileW[thread + ${l * threads}] = rb${l};`),
+    ].join('\n          ');
+    const stores: string[] = [];
+    forEachAccumulator(t, (v, row, colBlock) => {
+      stores.push(`{
+            let row = mBase + ${row};
+            let co = coBase + ${colBlock} * 4;
+            if (row < uniforms.rows && co < uniforms.outC) { result[(row * uniforms.outC + co) / 4] = ${this.bias ? `${v} + bias[co / 4]` : v}; }
+          }`);
+    });
     return `
-      // tileX[k * 16 + s] holds rows 4s..4s+3 of the tile at k; tileW[k * 16 + c], channels 4c..4c+3.
-      var<workgroup> tileX : array<vec4<f32>, ${STEP * 16}>;
-      var<workgroup> tileW : array<vec4<f32>, ${STEP * 16}>;
+      var<workgroup> tileX : array<vec4<f32>, ${step * rowsA}>;
+      var<workgroup> tileW : array<vec4<f32>, ${step * colsB}>;
 
       fn main() {
         let tx = i32(localId.x);
         let ty = i32(localId.y);
-        let thread = ty * 16 + tx;
-        let mBase = i32(workgroupId.y) * ${TILE};
-        let coBase = i32(workgroupId.x) * ${TILE};
-        // Loading x: thread reads tile row r, values 4q..4q+3 of the step's 16 channels.
-        let r = thread / 4;
-        let q = thread % 4;
-        let m = mBase + r;
-        let n = m / uniforms.outHW;
-        let rest = m - n * uniforms.outHW;
-        let oy = rest / uniforms.outW;
-        let iy0 = oy * uniforms.strideH - uniforms.top;
-        let ix0 = (rest - oy * uniforms.outW) * uniforms.strideW - uniforms.left;
-        // Loading w: thread reads row wk of the step, channels 4wc..4wc+3.
-        let wk = thread / 16;
-        let coLoad = coBase + (thread % 16) * 4;
-        var acc0 = vec4<f32>(0.0);
-        var acc1 = vec4<f32>(0.0);
-        var acc2 = vec4<f32>(0.0);
-        var acc3 = vec4<f32>(0.0);
-        // The trip count comes from a uniform: workgroupBarrier needs uniform control flow.
-        for (var s = 0; s < uniforms.steps; s = s + 1) {
-          let k0 = s * ${STEP};
-          let tap = k0 / uniforms.inC;
-          let ci = k0 - tap * uniforms.inC + q * 4;
-          let iy = iy0 + tap / uniforms.kw;
-          let ix = ix0 + tap % uniforms.kw;
-          var a = vec4<f32>(0.0);
-          if (m < uniforms.rows && iy >= 0 && iy < uniforms.inH && ix >= 0 && ix < uniforms.inW) {
-            a = x[(((n * uniforms.inH + iy) * uniforms.inW + ix) * uniforms.inC + ci) / 4];
-          }
-          let slot = r / 4;
-          let lane = r % 4;
-          tileX[(q * 4) * 16 + slot][lane] = a.x;
-          tileX[(q * 4 + 1) * 16 + slot][lane] = a.y;
-          tileX[(q * 4 + 2) * 16 + slot][lane] = a.z;
-          tileX[(q * 4 + 3) * 16 + slot][lane] = a.w;
-          var b = vec4<f32>(0.0);
-          if (coLoad < uniforms.outC) {
-            ${
-              this.flipped
-                ? `// Row k = (tap, c) of the flipped filter: w[taps-1-tap, o, c] for 4 consecutive o.
-            let tapW = (k0 + wk) / uniforms.inC;
-            let base = ((uniforms.taps - 1 - tapW) * uniforms.outC + coLoad) * uniforms.inC + (k0 + wk - tapW * uniforms.inC);
-            b = vec4<f32>(w[base], w[base + uniforms.inC], w[base + 2 * uniforms.inC], w[base + 3 * uniforms.inC]);`
-                : `b = w[((k0 + wk) * uniforms.outC + coLoad) / 4];`
-            }
-          }
-          tileW[thread] = b;
-          workgroupBarrier();
-          // Computing, thread (tx, ty) owns rows 4ty..4ty+3 and channels 4tx..4tx+3 of the tile.
-          ${tileOuterProducts('tileX', 'tileW', STEP)}
-          workgroupBarrier();
-        }
-        let co = coBase + tx * 4;
-        let row = mBase + ty * 4;
-        if (co < uniforms.outC) {${
-          this.bias
-            ? `
-          let b4 = bias[co / 4];
-          acc0 = acc0 + b4;
-          acc1 = acc1 + b4;
-          acc2 = acc2 + b4;
-          acc3 = acc3 + b4;`
-            : ''
-        }
-          if (row < uniforms.rows) { result[(row * uniforms.outC + co) / 4] = acc0; }
-          if (row + 1 < uniforms.rows) { result[((row + 1) * uniforms.outC + co) / 4] = acc1; }
-          if (row + 2 < uniforms.rows) { result[((row + 2) * uniforms.outC + co) / 4] = acc2; }
-          if (row + 3 < uniforms.rows) { result[((row + 3) * uniforms.outC + co) / 4] = acc3; }
-        }
+        let thread = ty * ${t.tileN / t.colsPerThread} + tx;
+        let mBase = i32(workgroupId.y) * ${t.tileM};
+        let coBase = i32(workgroupId.x) * ${t.tileN};
+        let q = thread % ${quads};
+        ${decode}
+        ${declareB}
+        ${declareAccumulators(t)}
+        ${stepLoop(t, 'uniforms.steps', load, store, tileOuterProducts(t, 'tileX', 'tileW', step))}
+        ${stores.join('\n        ')}
       }
     `;
   }
@@ -156,7 +182,7 @@ type Conv2DInfo = ReturnType<typeof tf.backend_util.computeConv2DInfo>;
  * The conv's geometry if `conv2dWgsl` takes it (see the file's comment), else undefined (then
  * tfjs's kernel does).
  */
-export function conv2dWgslGeometry(x: tf.TensorInfo, filter: tf.TensorInfo, attrs: Conv2DAttrs): Conv2DInfo | undefined {
+export function conv2dWgslGeometry(x: tf.TensorInfo, filter: tf.TensorInfo, attrs: Conv2DAttrs, tiling: GemmTiling = convTiling): Conv2DInfo | undefined {
   const dilations = attrs.dilations ?? 1;
   const [dh, dw] = typeof dilations === 'number' ? [dilations, dilations] : dilations;
   const [inC, outC] = [filter.shape[2]!, filter.shape[3]!];
@@ -164,7 +190,7 @@ export function conv2dWgslGeometry(x: tf.TensorInfo, filter: tf.TensorInfo, attr
   if (x.dtype !== 'float32' || filter.dtype !== 'float32' || x.shape.length !== 4) return undefined;
   if (inC % STEP !== 0 || outC % 4 !== 0 || x.shape[3] !== inC) return undefined;
   const info = tf.backend_util.computeConv2DInfo(x.shape as [number, number, number, number], filter.shape as [number, number, number, number], attrs.strides, 1, attrs.pad, attrs.dimRoundingMode);
-  return Math.ceil((info.batchSize * info.outHeight * info.outWidth) / TILE) <= MAX_WORKGROUPS ? info : undefined;
+  return Math.ceil((info.batchSize * info.outHeight * info.outWidth) / tiling.tileM) <= MAX_WORKGROUPS ? info : undefined;
 }
 
 /**
@@ -172,8 +198,16 @@ export function conv2dWgslGeometry(x: tf.TensorInfo, filter: tf.TensorInfo, attr
  * result), on tfjs's WebGPU backend; with `bias` (float32 `[outC]`), plus the bias. Returns the
  * output's tensor info (a kernel's result).
  */
-export function conv2dWgsl(backend: WebgpuBackendLike, x: tf.TensorInfo, filter: tf.TensorInfo, attrs: Conv2DAttrs, geometry?: Conv2DInfo, bias?: tf.TensorInfo): tf.TensorInfo {
-  const info = geometry ?? conv2dWgslGeometry(x, filter, attrs);
+export function conv2dWgsl(
+  backend: WebgpuBackendLike,
+  x: tf.TensorInfo,
+  filter: tf.TensorInfo,
+  attrs: Conv2DAttrs,
+  geometry?: Conv2DInfo,
+  bias?: tf.TensorInfo,
+  tiling: GemmTiling = convTiling,
+): tf.TensorInfo {
+  const info = geometry ?? conv2dWgslGeometry(x, filter, attrs, tiling);
   if (info === undefined) {
     throw new RangeError(
       `conv2dWgsl: needs NHWC float32, dilation 1, input channels a multiple of ${STEP} and output channels a multiple of 4; got x [${x.shape.join(', ')}], filter [${filter.shape.join(', ')}]`,
@@ -183,14 +217,16 @@ export function conv2dWgsl(backend: WebgpuBackendLike, x: tf.TensorInfo, filter:
   const [n, inH, inW] = x.shape as [number, number, number, number];
   const rows = n * info.outHeight * info.outWidth;
   // One uniform per value, in the order of Conv2DProgram.uniforms.
-  const values = [rows, (info.filterHeight * kw * inC) / STEP, info.outWidth, info.outHeight * info.outWidth, info.strideHeight, info.strideWidth, info.padInfo.top, info.padInfo.left, kw, inC, outC, inH, inW, info.filterHeight * kw];
+  const step = stepFor(tiling, inC);
+  checkWorkgroupMemory(backend, tiling, step, 'conv2dWgsl');
+  const values = [rows, (info.filterHeight * kw * inC) / step, info.outWidth, info.outHeight * info.outWidth, info.strideHeight, info.strideWidth, info.padInfo.top, info.padInfo.left, kw, inC, outC, inH, inW, info.filterHeight * kw];
   const uniforms = values.map((v) => ({ type: 'int32', data: [v] }));
   const outShape = [n, info.outHeight, info.outWidth, outC];
   if (bias !== undefined && (bias.dtype !== 'float32' || bias.shape.length !== 1 || bias.shape[0] !== outC)) {
     throw new RangeError(`conv2dWgsl: bias must be float32 [${outC}], got ${bias.dtype} [${bias.shape.join(', ')}]`);
   }
   const inputs = bias === undefined ? [x, filter] : [x, filter, bias];
-  return backend.runWebGPUProgram(new Conv2DProgram(outShape, rows, outC, false, bias !== undefined), inputs, 'float32', uniforms);
+  return backend.runWebGPUProgram(new Conv2DProgram(outShape, rows, outC, false, bias !== undefined, tiling, step), inputs, 'float32', uniforms);
 }
 
 /**
@@ -205,6 +241,7 @@ export function conv2dBackpropInputWgsl(
   filter: tf.TensorInfo,
   inputShape: readonly number[],
   attrs: Conv2DAttrs,
+  tiling: GemmTiling = convTiling,
 ): tf.TensorInfo | undefined {
   if ((attrs.dataFormat ?? 'NHWC') !== 'NHWC' || dy.dtype !== 'float32' || filter.dtype !== 'float32' || dy.shape.length !== 4) return undefined;
   const [kh, kw, inC, outC] = filter.shape as [number, number, number, number];
@@ -218,14 +255,27 @@ export function conv2dBackpropInputWgsl(
   const left = kw - 1 - info.padInfo.left;
   if (top < 0 || left < 0 || h + kh - 1 - oh - top < 0 || w + kw - 1 - ow - left < 0) return undefined;
   const rows = n * h * w;
-  if (Math.ceil(rows / TILE) > MAX_WORKGROUPS) return undefined;
+  if (Math.ceil(rows / tiling.tileM) > MAX_WORKGROUPS) return undefined;
   // Uniforms as Conv2DProgram's, for the conv of dy (Co channels) into dx (Ci channels).
-  const values = [rows, (kh * kw * outC) / STEP, w, h * w, 1, 1, top, left, kw, outC, inC, oh, ow, kh * kw];
+  const step = stepFor(tiling, outC);
+  checkWorkgroupMemory(backend, tiling, step, 'conv2dBackpropInputWgsl');
+  const values = [rows, (kh * kw * outC) / step, w, h * w, 1, 1, top, left, kw, outC, inC, oh, ow, kh * kw];
   const uniforms = values.map((v) => ({ type: 'int32', data: [v] }));
-  return backend.runWebGPUProgram(new Conv2DProgram([n, h, w, inC], rows, inC, true), [dy, filter], 'float32', uniforms);
+  return backend.runWebGPUProgram(new Conv2DProgram([n, h, w, inC], rows, inC, true, false, tiling, step), [dy, filter], 'float32', uniforms);
 }
 
 let enabled = false;
+let convTiling: GemmTiling = DEFAULT_GEMM_TILING;
+
+/** The tiling's step where the reduced channels allow it, else the smallest, 16. */
+function stepFor(tiling: GemmTiling, channels: number): number {
+  return channels % tiling.step === 0 ? tiling.step : STEP;
+}
+
+/** The tiling of the WGSL conv and stride-1 input gradient (`WebgpuOptions.gemmTiles.conv`). */
+export function setConv2dWgslTiling(tiling: GemmTiling): void {
+  convTiling = tiling;
+}
 
 /** Whether the WGSL conv is on (`WebgpuOptions.conv2d`): the input gradient follows it. */
 export function conv2dWgslEnabled(): boolean {

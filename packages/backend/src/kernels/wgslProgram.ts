@@ -36,20 +36,3 @@ export function setKernelsRegistered(configs: readonly tf.KernelConfig[], on: bo
     if (!on && present) tf.unregisterKernel(config.kernelName, config.backendName);
   }
 }
-
-/**
- * WGSL: one step of a 64x64-tile GEMM held in workgroup memory. `a` and `b` are `[steps][16]`
- * arrays of vec4 (column blocks of 4); thread (tx, ty) adds the outer products of `a`'s block ty
- * and `b`'s block tx into its 4x4 accumulator `acc0..acc3` (rows of `a`'s block).
- */
-export function tileOuterProducts(a: string, b: string, steps: number): string {
-  return `
-          for (var k = 0; k < ${steps}; k = k + 1) {
-            let av = ${a}[k * 16 + ty];
-            let bv = ${b}[k * 16 + tx];
-            acc0 = fma(vec4<f32>(av.x), bv, acc0);
-            acc1 = fma(vec4<f32>(av.y), bv, acc1);
-            acc2 = fma(vec4<f32>(av.z), bv, acc2);
-            acc3 = fma(vec4<f32>(av.w), bv, acc3);
-          }`;
-}
