@@ -1,6 +1,6 @@
 // One entry point for the GPU machine (packed by gpu-pack, which bundles a single file):
 //   bash .gpu/run.sh train [train-bench args]   |   bash .gpu/run.sh unet [unet-bench args]
-//   bash .gpu/run.sh convs [backend batch reps]  (the conv-gradient forms, packages/backend/bench)
+//   bash .gpu/run.sh convs [backend batch reps tilings]  (the conv forms and GEMM tilings, packages/backend/bench)
 //   bash .gpu/run.sh sample [sample-bench args]  (sampling, packages/train/bench)
 // MTD_CPU_PROFILE=FILE writes a V8 CPU profile of the run to FILE (Node refuses --cpu-prof in
 // NODE_OPTIONS, and the packed run.sh passes no Node flags).

@@ -24,7 +24,8 @@ part() { # part NAME SECONDS COMMAND...: one measurement, never longer than SECO
 }
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,memory.used --format=csv 2>&1 | tee "$LOG/card.log"
 part torch 80 python3 .gpu/torch_unet.py
-part convs-256 60 bash .gpu/run.sh convs webgpu 256 5
+# Every conv form per refUNet layer, the WGSL GEMMs under each candidate tiling (a TFLOP/s table at the end).
+part convs-256 150 bash .gpu/run.sh convs webgpu 256 10
 T="bash .gpu/run.sh train --backends webgpu --configs ref-unet"
 part train-64 60 $T --batch 64 --steps 10
 part train-64-baseline 60 $T --batch 64 --steps 5 --baseline
@@ -51,6 +52,12 @@ part train-64-overlap 60 $T --batch 64 --steps 10 --overlap
 part train-256-overlap 60 $T --batch 256 --steps 5 --overlap
 part train-64-overlap-submit256 60 $T --batch 64 --steps 10 --overlap --tf-flag WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE=256
 part train-256-overlap-submit256 60 $T --batch 256 --steps 5 --overlap --tf-flag WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE=256
+# The step with other GEMM tilings (webgpu.gemmTiles; default 64x64/4x4/k16 for both): two
+# guesses, then CONV_TILES / DW_TILES (pick them from convs-256's table).
+part train-256-tiles-a 60 $T --batch 256 --steps 5 --conv-tiles 128x64/8x4/k16+p --dw-tiles 64x64/8x8/k16+p
+part train-256-tiles-b 60 $T --batch 256 --steps 5 --conv-tiles 64x64/8x8/k16+p --dw-tiles 64x64/4x4/k16+p
+part train-256-tiles 60 $T --batch 256 --steps 5 --conv-tiles "${CONV_TILES:-64x64/4x4/k16+p}" --dw-tiles "${DW_TILES:-64x64/4x4/k16+p}"
+part profile-256-tiles 90 $T --batch 256 --steps 2 --profile --conv-tiles "${CONV_TILES:-64x64/4x4/k16+p}" --dw-tiles "${DW_TILES:-64x64/4x4/k16+p}"
 # GPU time per kernel (timestamps: one compute pass per kernel, so a little more than in a plain step).
 part profile-64 60 $T --batch 64 --steps 2 --profile --kernels
 part profile-256 90 $T --batch 256 --steps 2 --profile

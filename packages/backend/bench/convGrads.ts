@@ -1,7 +1,9 @@
 /**
- * `pnpm bench:conv [backend] [batch] [reps]`: the conv2d gradients on one backend, tfjs's own
- * kernels (where they exist) against the ops-based forms in src/kernels/conv2dBackprop.ts, on
- * refUNet's 3x3 'same' convs. This is the measurement behind which kernels
+ * `pnpm bench:conv [backend] [batch] [reps] [tilings]`: the conv2d gradients on one backend, tfjs's
+ * own kernels (where they exist) against the ops-based forms in src/kernels/conv2dBackprop.ts, on
+ * refUNet's 3x3 'same' convs; on webgpu also the WGSL GEMMs (forward, stride-1 input gradient,
+ * filter gradient) under each tiling in `tilings` (comma-separated; default: every candidate in
+ * GEMM_TILING_CANDIDATES), then a table of TFLOP/s per tiling and layer. This is the measurement behind which kernels
  * `registerTrainingKernels` installs. Timing queues `reps` runs and reads back one scalar
  * (PLATFORM.md: never download to time). On a GPU, `reps` 20 or more.
  */
@@ -12,7 +14,8 @@ import {
   conv2dBackpropInputViaConv,
 } from '../src/kernels/conv2dBackprop.js';
 import { conv2dBackpropFilterWgsl } from '../src/kernels/conv2dFilterGradWgsl.js';
-import { conv2dWgsl, conv2dWgslGeometry } from '../src/kernels/conv2dWgsl.js';
+import { conv2dBackpropInputWgsl, conv2dWgsl, conv2dWgslGeometry } from '../src/kernels/conv2dWgsl.js';
+import { GEMM_TILING_CANDIDATES, parseGemmTiling } from '../src/kernels/gemmTiling.js';
 import type { WebgpuBackendLike } from '../src/kernels/wgslProgram.js';
 import { unregisterTrainingKernels } from '../src/kernels/register.js';
 import { releaseBackend, selectBackend, type BackendName } from '../src/selectBackend.js';
@@ -53,6 +56,10 @@ await selectBackend(backend, { webgpu: { allowSoftwareAdapter: true } });
 // The built-ins are what is being compared against: take the replacements out.
 unregisterTrainingKernels(backend);
 const reps = Number(process.argv[4] ?? (backend === 'cpu' ? 1 : 3));
+const tilings = backend === 'webgpu' ? (process.argv[5]?.split(',') ?? [...GEMM_TILING_CANDIDATES]).map((name) => parseGemmTiling(name, 'tilings')) : [];
+const tilingNames = backend === 'webgpu' ? (process.argv[5]?.split(',') ?? [...GEMM_TILING_CANDIDATES]) : [];
+// TFLOP/s per tiling and form, one column per layer, for the table at the end.
+const table = new Map<string, string[]>();
 console.log(`backend ${backend}, batch ${batch}: ms per call (GFLOP/s), 3x3 'same'`);
 for (const s of SHAPES) {
   const x = tf.randomUniform([batch, s.hw, s.hw, s.ci], -1, 1, 'float32', 1) as tf.Tensor4D;
@@ -64,14 +71,23 @@ for (const s of SHAPES) {
   const attrs = { strides: s.stride, pad: 'same', dataFormat: 'NHWC' } as const;
   const candidates: Array<[string, () => tf.Tensor]> = [
     ['conv2d (forward)', () => tf.conv2d(x, w, s.stride, 'same')],
-    ...(backend === 'webgpu' && conv2dWgslGeometry(x, w, attrs) !== undefined
-      ? ([['conv2d wgsl', () => tf.engine().makeTensorFromTensorInfo(conv2dWgsl(tf.backend() as unknown as WebgpuBackendLike, x, w, attrs))]] as Array<[string, () => tf.Tensor]>)
-      : []),
+    ...tilings.flatMap((tiling, i) =>
+      conv2dWgslGeometry(x, w, attrs, tiling) !== undefined
+        ? ([[`conv2d wgsl ${tilingNames[i]}`, () => tf.engine().makeTensorFromTensorInfo(conv2dWgsl(tf.backend() as unknown as WebgpuBackendLike, x, w, attrs, undefined, undefined, tiling))]] as Array<[string, () => tf.Tensor]>)
+        : [],
+    ),
+    ...tilings.flatMap((tiling, i) => {
+      const dx = () => conv2dBackpropInputWgsl(tf.backend() as unknown as WebgpuBackendLike, dy, w, x.shape, attrs, tiling);
+      const probe = s.stride === 1 ? dx() : undefined;
+      if (probe === undefined) return [];
+      (tf.backend() as unknown as WebgpuBackendLike).disposeData(probe.dataId);
+      return [[`dx wgsl ${tilingNames[i]}`, () => tf.engine().makeTensorFromTensorInfo(dx()!)]] as Array<[string, () => tf.Tensor]>;
+    }),
     ['dW built-in', () => tf.engine().runKernel(tf.Conv2DBackpropFilter, { x, dy }, { ...attrs, filterShape }) as tf.Tensor],
     ['dW viaConv', () => conv2dBackpropFilterViaConv({ x, dy, filterShape, strides: s.stride, pad: 'same' })],
     ['dW im2col', () => conv2dBackpropFilterViaMatMul({ x, dy, filterShape, strides: s.stride, pad: 'same' }, { splits: 1 })],
     ['dW im2col split-K', () => conv2dBackpropFilterViaMatMul({ x, dy, filterShape, strides: s.stride, pad: 'same' })],
-    ...(backend === 'webgpu' ? ([['dW wgsl', () => conv2dBackpropFilterWgsl({ x, dy, filterShape, strides: s.stride, pad: 'same' })]] as Array<[string, () => tf.Tensor]>) : []),
+    ...tilings.map((tiling, i) => [`dW wgsl ${tilingNames[i]}`, () => conv2dBackpropFilterWgsl({ x, dy, filterShape, strides: s.stride, pad: 'same' }, tiling)] as [string, () => tf.Tensor]),
     ['dx built-in', () => tf.engine().runKernel(tf.Conv2DBackpropInput, { dy, filter: w }, { ...attrs, inputShape: x.shape }) as tf.Tensor],
     ['dx viaConv', () => conv2dBackpropInputViaConv({ dy, filter: w, inputShape: x.shape, strides: s.stride, pad: 'same' })],
     ['dx viaConv padded', () => conv2dBackpropInputViaConv({ dy, filter: w, inputShape: x.shape, strides: s.stride, pad: 'same' }, { convPads: true })],
@@ -80,13 +96,18 @@ for (const s of SHAPES) {
   for (const [label, fn] of candidates) {
     try {
       const ms = await msPerRun(fn, reps);
-      cells.push(`${label} ${ms.toFixed(1)} ms (${(gflop / (ms / 1000)).toFixed(2)})`);
+      cells.push(`${label} ${ms.toFixed(2)} ms (${(gflop / (ms / 1000)).toFixed(2)})`);
+      if (label.includes(' wgsl ')) table.set(label, [...(table.get(label) ?? []), `${s.label}: ${(gflop / ms).toPrecision(3)}`]);
     } catch (err) {
       cells.push(`${label} n/a (${(err as Error).message.slice(0, 50)})`);
     }
   }
   console.log(`${s.label} [${gflop.toFixed(2)} GFLOP]:\n  ${cells.join('\n  ')}`);
   tf.dispose([x, w, dy]);
+}
+if (table.size > 0) {
+  console.log('\nTFLOP/s per WGSL form and tiling (layer: TFLOP/s):');
+  for (const [label, row] of table) console.log(`  ${label.padEnd(32)} ${row.join(' | ')}`);
 }
 await releaseBackend();
 process.exit(0);

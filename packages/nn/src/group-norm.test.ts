@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { createRng } from '@mtd/random';
 import { expectClose, expectNoLeak } from '@mtd/testkit';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { GROUP_NORM_KERNEL, GROUP_NORM_SILU_KERNEL, groupNorm, groupNormSilu } from './group-norm.js';
+import { GROUP_NORM_KERNEL, GROUP_NORM_SILU_GRAD_KERNEL, GROUP_NORM_SILU_KERNEL, groupNorm, groupNormSilu } from './group-norm.js';
 import { silu } from './silu.js';
 import type { Norm } from './param-store.js';
 import { groupNormRef } from './reference.testutil.js';
@@ -182,6 +182,48 @@ describe('groupNormSilu', () => {
       expectClose(await gFused.data(), await gComposed.data(), { rtol: 0, atol: 0, label: 'gradient' });
       expect(groupNormSilu(x, n, 3, { fused: false }).shape).toEqual(x.shape);
       expect(calls).toBe(0);
+      // With a gradient kernel too, the tape runs the fused forward and that kernel. A cpu stand-in
+      // (the kernel's numbers are checked against float64 in @mtd/backend): it checks the inputs it
+      // is handed against the contract ({ dy, x, gamma, beta, stats }) and returns the composed
+      // ops' gradients, so the test sees them reach x, gamma and beta.
+      const weights = tf.range(0, 72).reshape([2, 3, 2, 6]);
+      const all = (f: (t: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.Tensor) => tf.grads((t: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(f(t, g, b), weights)))([x, n.gamma, n.beta]);
+      const composedGrads = all((t, g, b) => silu(groupNorm(t, { gamma: g, beta: b }, 3)));
+      const expected = await Promise.all(composedGrads.map((t) => t.data()));
+      const [xs, gs, bs, ws] = await Promise.all([x.data(), n.gamma.data(), n.beta.data(), weights.data()]);
+      let gradCalls = 0;
+      const handed: string[] = [];
+      tf.registerKernel({
+        kernelName: GROUP_NORM_SILU_GRAD_KERNEL,
+        backendName: 'cpu',
+        kernelFunc: ({ inputs, attrs, backend }) => {
+          gradCalls += 1;
+          const read = (t: tf.TensorInfo | undefined) => (t === undefined ? [] : Array.from((backend as unknown as { readSync(id: object): Float32Array }).readSync(t.dataId)));
+          const { dy, x: xi, gamma, beta, stats } = inputs as Record<string, tf.TensorInfo | undefined>;
+          const same = (a: number[], b: ArrayLike<number>) => a.length === b.length && a.every((v, i) => v === b[i]);
+          handed.push([same(read(dy), ws), same(read(xi), xs), same(read(gamma), gs), same(read(beta), bs), stats?.shape.join('x'), (attrs as { groups: number }).groups].join(' '));
+          const b = backend as unknown as { makeTensorInfo(shape: number[], dtype: string, values: Float32Array): tf.TensorInfo };
+          return [b.makeTensorInfo([2, 3, 2, 6], 'float32', Float32Array.from(expected[0]!)), b.makeTensorInfo([6], 'float32', Float32Array.from(expected[1]!)), b.makeTensorInfo([6], 'float32', Float32Array.from(expected[2]!))];
+        },
+      });
+      try {
+        calls = 0;
+        const viaKernels = all((t, g, b) => groupNormSilu(t, { gamma: g, beta: b }, 3));
+        expect([calls, gradCalls]).toEqual([1, 1]);
+        expect(handed).toEqual(['true true true true 2x3x2 3']);
+        for (const [i, name] of ['dx', 'dgamma', 'dbeta'].entries()) {
+          expectClose(await viaKernels[i]!.data(), expected[i]!, { rtol: 0, atol: 0, label: `gradient kernel ${name}` });
+        }
+        // analyticGradient: false or fused: false keep the composed ops under a tape.
+        calls = 0;
+        gradCalls = 0;
+        tf.dispose(all((t, g, b) => groupNormSilu(t, { gamma: g, beta: b }, 3, { analyticGradient: false })));
+        tf.dispose(all((t, g, b) => groupNormSilu(t, { gamma: g, beta: b }, 3, { fused: false })));
+        expect([calls, gradCalls]).toEqual([0, 0]);
+        tf.dispose([weights, ...viaKernels, ...composedGrads]);
+      } finally {
+        tf.unregisterKernel(GROUP_NORM_SILU_GRAD_KERNEL, 'cpu');
+      }
       tf.dispose([fused, gFused, gComposed]);
     } finally {
       tf.unregisterKernel(GROUP_NORM_SILU_KERNEL, 'cpu');

@@ -73,19 +73,47 @@ export const GROUP_NORM_GRAD_KERNEL = 'MtdGroupNormGrad';
 export const GROUP_NORM_SILU_KERNEL = 'MtdGroupNormSilu';
 
 /**
- * `silu(groupNorm(x, norm, groups))`, ADM's `normalization` then activation. Outside gradient
- * recording (sampling, evaluation), on a backend with `MtdGroupNormSilu` registered (webgpu through
- * `@mtd/backend`), it runs as that one kernel: the activation applied in GroupNorm's own pass, one
- * dispatch and one full read and write of the activation fewer. Under a tape it composes the two
- * ops (their gradients need the normalised value), as tfjs's fused ops do.
+ * `MtdGroupNormSilu`'s gradient: `{ dy, x, gamma, beta, stats }` (`dy` the gradient of the SiLU's
+ * output) and `{ groups }` to `[dx, dgamma, dbeta]`, with `y` recomputed from `x` and the
+ * statistics (neither `y` nor the gradient reaching it is stored).
+ */
+export const GROUP_NORM_SILU_GRAD_KERNEL = 'MtdGroupNormSiluGrad';
+
+/**
+ * `silu(groupNorm(x, norm, groups))`, ADM's `normalization` then activation. On a backend with
+ * `MtdGroupNormSilu` registered (webgpu through `@mtd/backend`) it runs as that one kernel: the
+ * activation applied in GroupNorm's own pass, one dispatch and one full write and read of the
+ * activation fewer. Under a tape it does so only when the backend also has
+ * `MtdGroupNormSiluGrad`, which backpropagates through both in GroupNorm's gradient passes;
+ * otherwise it composes the two ops.
  */
 export function groupNormSilu(x: tf.Tensor, norm: Norm, groups: number, options: GroupNormOptions = {}): tf.Tensor {
   const recording = (tf.engine().state as unknown as { gradientDepth: number }).gradientDepth > 0;
-  const fusable = !recording && options.fused !== false && tf.getKernel(GROUP_NORM_SILU_KERNEL, tf.getBackend()) !== undefined;
+  const backend = tf.getBackend();
+  const registered = (name: string) => tf.getKernel(name, backend) !== undefined;
+  const fusable = options.fused !== false && registered(GROUP_NORM_SILU_KERNEL) && (!recording || (options.analyticGradient !== false && registered(GROUP_NORM_SILU_GRAD_KERNEL)));
   if (!fusable) return tf.tidy(() => silu(groupNorm(x, norm, groups, options)));
   // The same checks as groupNorm's (it throws before any kernel runs).
   checkGroupNormArgs('groupNormSilu', x, norm, groups);
+  if (recording) return groupNormSiluFused(groups)(x, norm.gamma, norm.beta);
   return tf.tidy(() => (tf.engine().runKernel(GROUP_NORM_SILU_KERNEL, { x, gamma: norm.gamma, beta: norm.beta }, { groups, epsilon: GROUP_NORM_EPS }) as tf.Tensor[])[0]!);
+}
+
+/** GroupNorm + SiLU through the backend's fused kernels, with their gradient kernel as its gradient. */
+function groupNormSiluFused(groups: number): (x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor) => tf.Tensor {
+  const f = tf.customGrad(((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [x, gamma, beta, save] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+    const [z, stats] = tf.engine().runKernel(GROUP_NORM_SILU_KERNEL, { x, gamma, beta }, { groups, epsilon: GROUP_NORM_EPS }) as tf.Tensor[];
+    save([x, gamma, beta, stats!]);
+    return {
+      value: z!,
+      gradFunc: (dz: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+        const [sx, sgamma, sbeta, sstats] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+        return tf.engine().runKernel(GROUP_NORM_SILU_GRAD_KERNEL, { dy: dz as tf.Tensor, x: sx, gamma: sgamma, beta: sbeta, stats: sstats }, { groups }) as tf.Tensor[];
+      },
+    };
+  }) as Parameters<typeof tf.customGrad>[0]);
+  return (x, gamma, beta) => f(x, gamma, beta);
 }
 
 /** GroupNorm through the backend's fused kernels, with their gradient kernel as its gradient. */

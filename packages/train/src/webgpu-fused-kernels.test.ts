@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 // and SiLU (whose kernel names @mtd/nn looks up), the WGSL conv and filter gradient and the WGSL
 // leading-axes sums.
 describe("webgpu with the WGSL kernels: the same U-Net gradients as tfjs's kernels and ops", () => {
-  it('agrees to 1e-4 on every parameter and on the forward outside the tape, and the fused GroupNorm and SiLU kernels are the ones that run', async (ctx) => {
+  it('agrees to 1e-4 on every parameter and on the forward outside the tape, and the fused GroupNorm, SiLU and GroupNorm + SiLU kernels are the ones that run', async (ctx) => {
     if (!(await availableBackends()).includes('webgpu')) ctx.skip();
     const config = { imageSize: 8, inChannels: 2, baseChannels: 8, channelMults: [1, 2], numResBlocks: 1, attentionResolutions: [4], groups: 4 };
     const gradients = async (wgsl: boolean) =>
@@ -45,8 +45,11 @@ describe("webgpu with the WGSL kernels: the same U-Net gradients as tfjs's kerne
       expect(plain.kernels.has('MtdSilu')).toBe(false);
       expect(fused.kernels.has('MtdSilu')).toBe(true);
       expect(fused.kernels.has('MtdSiluGrad')).toBe(true);
-      // Under the tape GroupNorm and SiLU stay apart (their gradients need the normalised value).
-      expect(fused.kernels.has('MtdGroupNormSilu')).toBe(false);
+      // Under the tape GroupNorm + SiLU run as one kernel, backpropagated by one gradient kernel
+      // that recomputes the normalised value.
+      expect(fused.kernels.has('MtdGroupNormSilu')).toBe(true);
+      expect(fused.kernels.has('MtdGroupNormSiluGrad')).toBe(true);
+      expect(plain.kernels.has('MtdGroupNormSiluGrad')).toBe(false);
       expect(fused.forwardKernels.has('MtdGroupNormSilu')).toBe(true);
       expect(plain.forwardKernels.has('MtdGroupNormSilu')).toBe(false);
       let worst = 0;

@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { availableBackends } from '../harness.js';
 import { selectBackend, type BackendName } from '../selectBackend.js';
-import { GROUP_NORM_GRAD_KERNEL, GROUP_NORM_KERNEL, GROUP_NORM_SILU_KERNEL } from './groupNormWgsl.js';
+import { GROUP_NORM_GRAD_KERNEL, GROUP_NORM_KERNEL, GROUP_NORM_SILU_GRAD_KERNEL, GROUP_NORM_SILU_KERNEL } from './groupNormWgsl.js';
 
 let backends: BackendName[] = [];
 beforeAll(async () => {
@@ -99,7 +99,20 @@ describe("the fused GroupNorm kernels (webgpu, selectBackend's groupNorm: 'wgsl'
         expectClose(await ys!.data(), Array.from(ref.y, (v) => v / (1 + Math.exp(-v))), { rtol: 1e-4, atol: 1e-4, label: `silu y ${label}` });
         expectClose(await statsS!.data(), ref.stats, { rtol: 1e-4, atol: 1e-4, label: `silu stats ${label}` });
         await expectNoLeak(() => tf.engine().runKernel(GROUP_NORM_SILU_KERNEL, { x, gamma, beta }, { groups, epsilon: EPS }) as tf.Tensor[], `silu forward ${label}`);
-        tf.dispose([ys!, statsS!]);
+        // MtdGroupNormSiluGrad: GroupNorm's float64 gradient of dz silu'(y), silu'(y) = s (1 + y (1 - s)).
+        // Groups of 3 channels (the first two cases) take the path that stores dz silu'(y).
+        const dyThrough = Float32Array.from(ref.y, (v, i) => {
+          const sg = 1 / (1 + Math.exp(-v));
+          return dyv[i]! * sg * (1 + v * (1 - sg));
+        });
+        const refS = groupNormRef(xv, shape, groups, gv, bv, dyThrough);
+        const gradsS = tf.engine().runKernel(GROUP_NORM_SILU_GRAD_KERNEL, { dy, x, gamma, beta, stats: statsS! }, { groups }) as tf.Tensor[];
+        expect(gradsS.map((t) => t.shape), label).toEqual([shape, [c], [c]]);
+        expectClose(await gradsS[0]!.data(), Array.from(refS.dx), { rtol: 1e-3, atol: 1e-3, label: `silu dx ${label}` });
+        expectClose(await gradsS[1]!.data(), Array.from(refS.dgamma), { rtol: 1e-4, atol: 1e-3, label: `silu dgamma ${label}` });
+        expectClose(await gradsS[2]!.data(), Array.from(refS.dbeta), { rtol: 1e-4, atol: 1e-3, label: `silu dbeta ${label}` });
+        await expectNoLeak(() => tf.engine().runKernel(GROUP_NORM_SILU_GRAD_KERNEL, { dy, x, gamma, beta, stats: statsS! }, { groups }) as tf.Tensor[], `silu gradient ${label}`);
+        tf.dispose([ys!, statsS!, ...gradsS]);
         await expectNoLeak(() => tf.engine().runKernel(GROUP_NORM_KERNEL, { x, gamma, beta }, { groups, epsilon: EPS }) as tf.Tensor[], `forward ${label}`);
         await expectNoLeak(() => tf.engine().runKernel(GROUP_NORM_GRAD_KERNEL, { dy, x, gamma, stats: stats! }, { groups }) as tf.Tensor[], `gradient ${label}`);
         tf.dispose([x, gamma, beta, dy, y!, stats!, ...grads]);
@@ -113,6 +126,7 @@ describe("the fused GroupNorm kernels (webgpu, selectBackend's groupNorm: 'wgsl'
       await selectBackend('webgpu', { webgpu: { groupNorm: 'tfjs' } });
       expect(tf.getKernel(GROUP_NORM_KERNEL, 'webgpu')).toBeUndefined();
       expect(tf.getKernel(GROUP_NORM_SILU_KERNEL, 'webgpu')).toBeUndefined();
+      expect(tf.getKernel(GROUP_NORM_SILU_GRAD_KERNEL, 'webgpu')).toBeUndefined();
       await selectBackend('webgpu');
       expect(tf.getKernel(GROUP_NORM_KERNEL, 'webgpu')).toBeDefined();
     } finally {

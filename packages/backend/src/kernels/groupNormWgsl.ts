@@ -21,8 +21,28 @@ import { FlatProgram, setKernelsRegistered, type WebgpuBackendLike } from './wgs
  */
 export const GROUP_NORM_KERNEL = 'MtdGroupNorm';
 export const GROUP_NORM_GRAD_KERNEL = 'MtdGroupNormGrad';
-/** `MtdGroupNorm` with SiLU applied to `y` in the same pass (inference: no gradient kernel). */
+/** `MtdGroupNorm` with SiLU applied to `y` in the same pass: outputs `[z = y sigmoid(y), stats]`. */
 export const GROUP_NORM_SILU_KERNEL = 'MtdGroupNormSilu';
+/**
+ * `MtdGroupNormSilu`'s gradient: inputs `{ dy, x, gamma, beta, stats }` (`dy` the gradient of
+ * `z`), attrs `{ groups }`; outputs `[dx, dgamma, dbeta]`. The GroupNorm gradient of
+ * `dy silu'(y)`, `silu'(y) = s (1 + y (1 - s))` with `s = sigmoid(y)`, `y` recomputed from `x`
+ * and the statistics in each pass: neither `y` nor `dy silu'(y)` is stored.
+ */
+export const GROUP_NORM_SILU_GRAD_KERNEL = 'MtdGroupNormSiluGrad';
+
+/**
+ * WGSL: the gradient reaching GroupNorm's output `y = xh gamma + beta` through a SiLU, from the
+ * SiLU's output gradient `dz` (MATH.md's SiLU derivative, as siluWgsl.ts's gradient program).
+ */
+const SILU_THROUGH = `
+  ${SIGMOID}
+  fn siluThrough(dz : f32, xh : f32, gammaC : f32, betaC : f32) -> f32 {
+    let y = xh * gammaC + betaC;
+    let s = sigmoidOf(y);
+    return dz * (s * (1.0 + y * (1.0 - s)));
+  }
+`;
 
 const THREADS = 256;
 
@@ -193,11 +213,15 @@ class GradStatsProgram extends PerGroupProgram {
   shaderKey: string;
   uniforms = GROUP_UNIFORMS;
   private readonly channelSums: boolean;
+  private readonly silu: boolean;
 
-  constructor(g: Geometry, channelSums: boolean) {
+  /** `silu`: `dy` is the gradient of `y sigmoid(y)`, taken through the SiLU here (a 5th input, beta). */
+  constructor(g: Geometry, channelSums: boolean, silu = false) {
     super(g);
     this.channelSums = channelSums;
-    this.shaderKey = `mtdGroupNormGradStats_${channelSums}`;
+    this.silu = silu;
+    if (silu) this.variableNames = ['dy', 'x', 'gamma', 'stats', 'beta'];
+    this.shaderKey = `mtdGroupNormGradStats_${channelSums}${silu ? '_silu' : ''}`;
     this.outputShape = [g.batch * g.groups, sumsWidth(g, channelSums)];
   }
 
@@ -220,6 +244,7 @@ class GradStatsProgram extends PerGroupProgram {
       }`;
     return `
       ${this.channelSums ? channelSum : ''}
+      ${this.silu ? SILU_THROUGH : ''}
       ${GROUP_PROLOGUE}
         let mean = select(0.0, stats[min(id, uniforms.total - 1) * 2], id < uniforms.total);
         let r = select(0.0, stats[min(id, uniforms.total - 1) * 2 + 1], id < uniforms.total);
@@ -231,9 +256,10 @@ class GradStatsProgram extends PerGroupProgram {
           let e = lane + k * ${THREADS};
           if (e < count) {
             let i = groupElement(b, g, e);
-            let dyv = dy[i];
+            let ch = g * uniforms.perGroup + e % uniforms.perGroup;
             let xh = (x[i] - mean) * r;
-            let gy = dyv * gamma[g * uniforms.perGroup + e % uniforms.perGroup];
+            let dyv = ${this.silu ? 'siluThrough(dy[i], xh, gamma[ch], beta[ch])' : 'dy[i]'};
+            let gy = dyv * gamma[ch];
             s1 = s1 + gy;
             s2 = s2 + gy * xh;
             d1 = d1 + dyv;
@@ -322,12 +348,23 @@ class ChannelSumProgram {
 /** dx = r (g - s1 / n - xh s2 / n), elementwise. */
 class InputGradProgram extends FlatProgram {
   variableNames = ['dy', 'x', 'gamma', 'stats', 'sums'];
-  shaderKey = 'mtdGroupNormInputGrad';
+  shaderKey: string;
   uniforms = 'positions : i32, channels : i32, groups : i32, perGroup : i32, count : i32, sumsWidth : i32,';
+
+  /** `silu`: as GradStatsProgram's (a 6th input, beta). */
+  constructor(
+    length: number,
+    private readonly silu = false,
+  ) {
+    super(length);
+    if (silu) this.variableNames = ['dy', 'x', 'gamma', 'stats', 'sums', 'beta'];
+    this.shaderKey = `mtdGroupNormInputGrad${silu ? '_silu' : ''}`;
+  }
 
   getUserCode(): string {
     return `
       ${STATS_OFFSET}
+      ${this.silu ? SILU_THROUGH : ''}
       fn main(index : i32) {
         if (index < uniforms.size) {
           let c = index % uniforms.channels;
@@ -336,7 +373,8 @@ class InputGradProgram extends FlatProgram {
           let xh = (x[index] - stats[s]) * r;
           let n = f32(uniforms.count);
           let t = (s / 2) * uniforms.sumsWidth;
-          setOutputAtIndex(index, r * (dy[index] * gamma[c] - sums[t] / n - xh * sums[t + 1] / n));
+          let dyv = ${this.silu ? 'siluThrough(dy[index], xh, gamma[c], beta[c])' : 'dy[index]'};
+          setOutputAtIndex(index, r * (dyv * gamma[c] - sums[t] / n - xh * sums[t + 1] / n));
         }
       }
     `;
@@ -356,6 +394,27 @@ class ScaledGradProgram extends FlatProgram {
         if (index < uniforms.size) {
           let s = statsOffset(index);
           setOutputAtIndex(index, dy[index] * (x[index] - stats[s]) * stats[s + 1]);
+        }
+      }
+    `;
+  }
+}
+
+/** `dy silu'(y)`, elementwise: the SiLU gradient's input for the path without channel sums. */
+class SiluThroughProgram extends FlatProgram {
+  variableNames = ['dy', 'x', 'gamma', 'stats', 'beta'];
+  shaderKey = 'mtdGroupNormSiluThrough';
+  uniforms = 'positions : i32, channels : i32, groups : i32, perGroup : i32,';
+
+  getUserCode(): string {
+    return `
+      ${STATS_OFFSET}
+      ${SILU_THROUGH}
+      fn main(index : i32) {
+        if (index < uniforms.size) {
+          let c = index % uniforms.channels;
+          let s = statsOffset(index);
+          setOutputAtIndex(index, siluThrough(dy[index], (x[index] - stats[s]) * stats[s + 1], gamma[c], beta[c]));
         }
       }
     `;
@@ -393,43 +452,54 @@ const groupNormKernelOf =
     ];
   };
 
-const groupNormGradKernel: tf.KernelFunc = (args) => {
-  const { dy, x, gamma, stats } = args.inputs as { dy: tf.TensorInfo; x: tf.TensorInfo; gamma: tf.TensorInfo; stats: tf.TensorInfo };
-  const { groups } = args.attrs as unknown as { groups: number };
-  const g = check(x, groups, GROUP_NORM_GRAD_KERNEL);
-  const backend = args.backend as unknown as WebgpuBackendLike;
-  // The per-example channel sums ride along when each thread keeps to one channel; otherwise
-  // dgamma and dbeta are leading sums of full-size tensors.
-  const channelSums = THREADS % g.perGroup === 0;
-  const sums = backend.runWebGPUProgram(new GradStatsProgram(g, channelSums), [dy, x, gamma, stats], 'float32', groupUniforms(g));
-  const dx = backend.runWebGPUProgram(
-    new InputGradProgram(size(x.shape)),
-    [dy, x, gamma, stats, sums],
-    'float32',
-    intUniforms([g.positions, g.channels, g.groups, g.perGroup, g.positions * g.perGroup, sumsWidth(g, channelSums)]),
-  );
-  let dgamma: tf.TensorInfo;
-  let dbeta: tf.TensorInfo;
-  if (channelSums) {
-    const part = (p: number) => backend.runWebGPUProgram(new ChannelSumProgram(g.channels), [sums], 'float32', intUniforms([g.batch, g.groups, g.perGroup, p]));
-    dbeta = part(0);
-    dgamma = part(1);
-  } else {
-    const scaled = backend.runWebGPUProgram(new ScaledGradProgram(size(x.shape)), [dy, x, stats], 'float32', intUniforms([g.positions, g.channels, g.groups, g.perGroup]));
-    const rowsShape = [g.batch * g.positions, g.channels];
-    dgamma = leadingSumWgsl(backend, { ...scaled, shape: rowsShape }, 1);
-    backend.disposeData(scaled.dataId);
-    dbeta = leadingSumWgsl(backend, { ...dy, shape: rowsShape }, 1);
-  }
-  backend.disposeData(sums.dataId);
-  return [{ ...dx, shape: x.shape }, dgamma, dbeta];
-};
+/** `MtdGroupNormGrad` (or, with `silu`, `MtdGroupNormSiluGrad`). */
+const groupNormGradKernelOf =
+  (silu: boolean): tf.KernelFunc =>
+  (args) => {
+    const { dy: dyIn, x, gamma, beta, stats } = args.inputs as Record<'dy' | 'x' | 'gamma' | 'beta' | 'stats', tf.TensorInfo>;
+    const { groups } = args.attrs as unknown as { groups: number };
+    const g = check(x, groups, silu ? GROUP_NORM_SILU_GRAD_KERNEL : GROUP_NORM_GRAD_KERNEL);
+    if (silu && beta === undefined) throw new TypeError(`${GROUP_NORM_SILU_GRAD_KERNEL}: inputs.beta is required (y is recomputed from x)`);
+    const backend = args.backend as unknown as WebgpuBackendLike;
+    const applyUniforms = intUniforms([g.positions, g.channels, g.groups, g.perGroup]);
+    // The per-example channel sums ride along when each thread keeps to one channel; otherwise
+    // dgamma and dbeta are leading sums of full-size tensors, which need dy (through the SiLU)
+    // stored: then it is, and the plain path runs on it.
+    const channelSums = THREADS % g.perGroup === 0;
+    const through = silu && channelSums;
+    const dy = silu && !channelSums ? backend.runWebGPUProgram(new SiluThroughProgram(size(x.shape)), [dyIn, x, gamma, stats, beta], 'float32', applyUniforms) : dyIn;
+    const extra = through ? [beta] : [];
+    const sums = backend.runWebGPUProgram(new GradStatsProgram(g, channelSums, through), [dy, x, gamma, stats, ...extra], 'float32', groupUniforms(g));
+    const dx = backend.runWebGPUProgram(
+      new InputGradProgram(size(x.shape), through),
+      [dy, x, gamma, stats, sums, ...extra],
+      'float32',
+      intUniforms([g.positions, g.channels, g.groups, g.perGroup, g.positions * g.perGroup, sumsWidth(g, channelSums)]),
+    );
+    let dgamma: tf.TensorInfo;
+    let dbeta: tf.TensorInfo;
+    if (channelSums) {
+      const part = (p: number) => backend.runWebGPUProgram(new ChannelSumProgram(g.channels), [sums], 'float32', intUniforms([g.batch, g.groups, g.perGroup, p]));
+      dbeta = part(0);
+      dgamma = part(1);
+    } else {
+      const scaled = backend.runWebGPUProgram(new ScaledGradProgram(size(x.shape)), [dy, x, stats], 'float32', applyUniforms);
+      const rowsShape = [g.batch * g.positions, g.channels];
+      dgamma = leadingSumWgsl(backend, { ...scaled, shape: rowsShape }, 1);
+      backend.disposeData(scaled.dataId);
+      dbeta = leadingSumWgsl(backend, { ...dy, shape: rowsShape }, 1);
+    }
+    backend.disposeData(sums.dataId);
+    if (dy !== dyIn) backend.disposeData(dy.dataId);
+    return [{ ...dx, shape: x.shape }, dgamma, dbeta];
+  };
 
-/** The two kernels' configs for webgpu (registered by `setWebgpuGroupNorm`). */
+/** The kernels' configs for webgpu (registered by `setWebgpuGroupNorm`). */
 const CONFIGS: tf.KernelConfig[] = [
   { kernelName: GROUP_NORM_KERNEL, backendName: 'webgpu', kernelFunc: groupNormKernelOf(false) },
   { kernelName: GROUP_NORM_SILU_KERNEL, backendName: 'webgpu', kernelFunc: groupNormKernelOf(true) },
-  { kernelName: GROUP_NORM_GRAD_KERNEL, backendName: 'webgpu', kernelFunc: groupNormGradKernel },
+  { kernelName: GROUP_NORM_GRAD_KERNEL, backendName: 'webgpu', kernelFunc: groupNormGradKernelOf(false) },
+  { kernelName: GROUP_NORM_SILU_GRAD_KERNEL, backendName: 'webgpu', kernelFunc: groupNormGradKernelOf(true) },
 ];
 
 /** Registers (`true`) or removes (`false`) the fused GroupNorm kernels for webgpu. */
