@@ -52,6 +52,12 @@ part train-64-overlap 60 $T --batch 64 --steps 10 --overlap
 part train-256-overlap 60 $T --batch 256 --steps 5 --overlap
 part train-64-overlap-submit256 60 $T --batch 64 --steps 10 --overlap --tf-flag WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE=256
 part train-256-overlap-submit256 60 $T --batch 256 --steps 5 --overlap --tf-flag WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE=256
+# Long-K a^T b (dense weight gradients) by tfjs's matMul instead of the split-K GEMM (default).
+part train-256-matmul-tfjs 60 $T --batch 256 --steps 5 --matmul tfjs
+# GroupNorm + SiLU as one kernel and one gradient kernel (default) against GroupNorm then SiLU.
+part train-64-gn-silu-separate 60 $T --batch 64 --steps 10 --gn-silu separate
+part train-256-gn-silu-separate 60 $T --batch 256 --steps 5 --gn-silu separate
+part sample-256-gn-silu-separate 90 bash .gpu/run.sh sample --batch 256 --steps 50 --gn-silu separate
 # The step with other GEMM tilings (webgpu.gemmTiles; default 64x64/4x4/k16 for both): two
 # guesses, then CONV_TILES / DW_TILES (pick them from convs-256's table).
 part train-256-tiles-a 60 $T --batch 256 --steps 5 --conv-tiles 128x64/8x4/k16+p --dw-tiles 64x64/8x8/k16+p

@@ -7,6 +7,7 @@ import { setLeadingSumWgsl } from './kernels/leadingSumWgsl.js';
 import { setConv2dWgsl, setConv2dWgslTiling } from './kernels/conv2dWgsl.js';
 import { setConv2dFilterGradWgslTiling } from './kernels/conv2dFilterGradWgsl.js';
 import { DEFAULT_GEMM_TILING, gemmTilingName, parseGemmTiling } from './kernels/gemmTiling.js';
+import { setMatMulWgsl } from './kernels/matMulWgsl.js';
 import { setWebgpuFilterGradient, type WebgpuFilterGradient } from './kernels/register.js';
 
 /**
@@ -99,6 +100,21 @@ export interface WebgpuOptions {
    * arithmetic). `GEMM_TILING_CANDIDATES` lists the forms `bench:conv` times.
    */
   gemmTiles?: { conv?: string; filterGradient?: string };
+  /**
+   * `'wgsl'` (default): the registered `BatchMatMul` computes a long-K `a^T b` with a small result
+   * (a dense layer's weight gradient over a large batch of rows, e.g. refUNet's attention
+   * projections) by the split-K filter-gradient GEMM instead of tfjs's kernel, which gives it one
+   * workgroup per 32x32 output tile (48 for a 128 x 384 result). `'tfjs'`: tfjs's kernel for all.
+   */
+  matMul?: 'tfjs' | 'wgsl';
+  /**
+   * With `groupNorm: 'wgsl'`: `'fused'` (default) registers `MtdGroupNormSilu` and its gradient
+   * `MtdGroupNormSiluGrad`, so `@mtd/nn`'s `groupNormSilu` runs as one kernel in sampling and
+   * in training (the SiLU's derivative folded into GroupNorm's gradient passes: per layer one
+   * dispatch forward and one backward fewer, and neither the normalised value nor its gradient
+   * stored); `'separate'`: neither, so it runs GroupNorm then SiLU.
+   */
+  groupNormSilu?: 'fused' | 'separate';
 }
 
 /** The options that apply each time WebGPU is selected: all checked before any is applied. */
@@ -109,6 +125,8 @@ function applyWebgpuSettings(options: WebgpuOptions): void {
   const conv2d = oneOf('conv2d', options.conv2d ?? 'wgsl', ['tfjs', 'wgsl'] as const);
   const silu = oneOf('silu', options.silu ?? 'wgsl', ['tfjs', 'wgsl'] as const);
   const noise = oneOf('noise', options.noise ?? 'wgsl', ['host', 'wgsl'] as const);
+  const groupNormSilu = oneOf('groupNormSilu', options.groupNormSilu ?? 'fused', ['fused', 'separate'] as const);
+  const matMul = oneOf('matMul', options.matMul ?? 'wgsl', ['tfjs', 'wgsl'] as const);
   const flatCopies = oneOf('flatCopies', options.flatCopies ?? 'copies', ['copies', 'programs'] as const);
   const tiles = options.gemmTiles ?? {};
   const convTiling = parseGemmTiling(tiles.conv ?? gemmTilingName(DEFAULT_GEMM_TILING), 'selectBackend: options.webgpu.gemmTiles.conv');
@@ -119,9 +137,10 @@ function applyWebgpuSettings(options: WebgpuOptions): void {
   }
   setWebgpuFilterGradient(filterGradient);
   setLeadingSumWgsl(reductions === 'wgsl');
-  setWebgpuGroupNorm(groupNorm === 'wgsl');
+  setWebgpuGroupNorm(groupNorm === 'wgsl', groupNormSilu === 'fused');
   setConv2dWgsl(conv2d === 'wgsl');
   setConv2dWgslTiling(convTiling);
+  setMatMulWgsl(matMul === 'wgsl');
   setConv2dFilterGradWgslTiling(filterGradTiling);
   setWebgpuSilu(silu === 'wgsl');
   setWebgpuCounterNormal(noise === 'wgsl');

@@ -1,6 +1,6 @@
 // Sampling throughput of refUNet's architecture on train-bench's ref-unet experiment (32x32 RGB
 // shapes, so 3 channels where the PyTorch twin has 1):
-//   node bench/sample-bench.mjs [--backend webgpu] [--batch 256] [--steps 50] [--noise host|wgsl] [--reps 2]
+//   node bench/sample-bench.mjs [--backend webgpu] [--batch 256] [--steps 50] [--noise host|wgsl] [--gn-silu fused|separate] [--reps 2]
 // Builds the ref-unet experiment of train-bench (single task), then times `sample()` (ancestral
 // DDPM on `--steps` respaced steps, one read-back at the end) after one untimed run. Beside the
 // img/s: the host time per denoising step (the process's CPU time, all threads, divided by the
@@ -20,10 +20,12 @@ const { values } = parseArgs({
     steps: { type: 'string', default: '50' },
     reps: { type: 'string', default: '2' },
     noise: { type: 'string' },
+    'gn-silu': { type: 'string' },
   },
 });
 const [B, steps, reps] = [values.batch, values.steps, values.reps].map(Number);
-await selectBackend(values.backend, values.noise ? { webgpu: { noise: values.noise } } : {});
+// --gn-silu separate: GroupNorm then SiLU as two kernels (selectBackend's webgpu.groupNormSilu).
+await selectBackend(values.backend, { webgpu: { ...(values.noise ? { noise: values.noise } : {}), ...(values['gn-silu'] ? { groupNormSilu: values['gn-silu'] } : {}) } });
 const exp = await buildExperiment(
   validateConfig({
     data: { dataset: 'shapes', batchSize: 8, size: 32, count: 64 },
@@ -48,7 +50,7 @@ for (let r = 0; r < reps; r++) await run(2 + r);
 const s = (performance.now() - t0) / 1000 / reps;
 const cpu = process.cpuUsage(cpu0);
 const cpuMs = (cpu.user + cpu.system) / 1000 / reps / steps;
-const tag = values.noise ? ` [noise ${values.noise}]` : '';
+const tag = `${values.noise ? ` [noise ${values.noise}]` : ''}${values['gn-silu'] ? ` [GN+SiLU ${values['gn-silu']}]` : ''}`;
 console.log(
   `${tf.getBackend().padEnd(6)} refUNet sample${tag}  batch ${B}  ${steps} DDPM steps  ${(B / s).toFixed(1)} img/s  ${((1000 * s) / steps).toFixed(1)} ms/step wall, ${cpuMs.toFixed(1)} ms CPU  ${Math.round(info.kernels.length / steps)} kernels/step`,
 );

@@ -216,19 +216,46 @@ export function conv2dBackpropFilterWgsl(args: Conv2DBackpropFilterArgs, tiling:
     const [n, inH, inW] = x.shape;
     // dy's own size, not info's: tfjs's conv2d gradient drops dimRoundingMode, so trust the data.
     const [, outH, outW] = dy.shape;
-    const rows = n * outH * outW;
-    const taps = kh * kw;
-    const tiles = taps * Math.ceil(inC / tiling.tileM) * Math.ceil(outC / tiling.tileN);
-    const splits = wgslFilterGradientSplits(rows, tiles, tilingThreads(tiling).threads);
-    const rowsPerSplit = Math.ceil(rows / splits / tiling.step) * tiling.step;
-    const used = Math.ceil(rows / rowsPerSplit);
     const backend = tf.backend() as unknown as WebgpuBackendLike;
-    checkWorkgroupMemory(backend, tiling, tiling.step, 'conv2dBackpropFilterWgsl');
-    // One uniform per value, in the order of FilterGradProgram.uniforms.
-    const values = [rows, rowsPerSplit, rowsPerSplit / tiling.step, outW, outH * outW, info.strideHeight, info.strideWidth, info.padInfo.top, info.padInfo.left, kw, inC, outC, inH, inW, taps];
-    const uniforms = values.map((v) => ({ type: 'int32', data: [v] }));
-    const partial = backend.runWebGPUProgram(new FilterGradProgram(used, taps, inC, outC, tiling), [x, dy], 'float32', uniforms);
-    const out = tf.engine().makeTensorFromTensorInfo(sumSplits(backend, partial, used, taps * inC * outC));
+    const geometry = { n, inH, inW, inC, outH, outW, outC, kh, kw, strideH: info.strideHeight, strideW: info.strideWidth, top: info.padInfo.top, left: info.padInfo.left };
+    const out = tf.engine().makeTensorFromTensorInfo(filterGradientWgslInfo(backend, x, dy, geometry, tiling));
     return tf.reshape(out, [kh, kw, inC, outC]) as tf.Tensor4D;
   });
+}
+
+/** An NHWC conv's sizes, strides and leading padding, as the filter-gradient GEMM reads them. */
+export interface FilterGradientGeometry {
+  n: number;
+  inH: number;
+  inW: number;
+  inC: number;
+  outH: number;
+  outW: number;
+  outC: number;
+  kh: number;
+  kw: number;
+  strideH: number;
+  strideW: number;
+  top: number;
+  left: number;
+}
+
+/**
+ * The filter gradient's programs on float32 NHWC `x` and `dy` tensor infos: returns the gradient
+ * as a new flat `[kh * kw * inC * outC]` tensor info (a kernel's result). Also a long-K matMul
+ * (`matMulWgsl.ts`): `a^T b` is the filter gradient of a 1x1 conv over a 1 x K image.
+ */
+export function filterGradientWgslInfo(backend: WebgpuBackendLike, x: tf.TensorInfo, dy: tf.TensorInfo, g: FilterGradientGeometry, tiling: GemmTiling = filterGradTiling): tf.TensorInfo {
+  const rows = g.n * g.outH * g.outW;
+  const taps = g.kh * g.kw;
+  const tiles = taps * Math.ceil(g.inC / tiling.tileM) * Math.ceil(g.outC / tiling.tileN);
+  const splits = wgslFilterGradientSplits(rows, tiles, tilingThreads(tiling).threads);
+  const rowsPerSplit = Math.ceil(rows / splits / tiling.step) * tiling.step;
+  const used = Math.ceil(rows / rowsPerSplit);
+  checkWorkgroupMemory(backend, tiling, tiling.step, 'conv2dBackpropFilterWgsl');
+  // One uniform per value, in the order of FilterGradProgram.uniforms.
+  const values = [rows, rowsPerSplit, rowsPerSplit / tiling.step, g.outW, g.outH * g.outW, g.strideH, g.strideW, g.top, g.left, g.kw, g.inC, g.outC, g.inH, g.inW, taps];
+  const uniforms = values.map((v) => ({ type: 'int32', data: [v] }));
+  const partial = backend.runWebGPUProgram(new FilterGradProgram(used, taps, g.inC, g.outC, tiling), [x, dy], 'float32', uniforms);
+  return sumSplits(backend, partial, used, taps * g.inC * g.outC);
 }

@@ -129,6 +129,15 @@ describe("the fused GroupNorm kernels (webgpu, selectBackend's groupNorm: 'wgsl'
       expect(tf.getKernel(GROUP_NORM_SILU_GRAD_KERNEL, 'webgpu')).toBeUndefined();
       await selectBackend('webgpu');
       expect(tf.getKernel(GROUP_NORM_KERNEL, 'webgpu')).toBeDefined();
+      expect(tf.getKernel(GROUP_NORM_SILU_GRAD_KERNEL, 'webgpu')).toBeDefined();
+      // groupNormSilu: 'separate': GroupNorm's kernels without the GroupNorm + SiLU pair.
+      await selectBackend('webgpu', { webgpu: { groupNormSilu: 'separate' } });
+      expect(tf.getKernel(GROUP_NORM_KERNEL, 'webgpu')).toBeDefined();
+      expect(tf.getKernel(GROUP_NORM_SILU_KERNEL, 'webgpu')).toBeUndefined();
+      expect(tf.getKernel(GROUP_NORM_SILU_GRAD_KERNEL, 'webgpu')).toBeUndefined();
+      await expect(selectBackend('webgpu', { webgpu: { groupNormSilu: 'yes' as 'fused' } })).rejects.toThrow(/options\.webgpu\.groupNormSilu must be 'fused' or 'separate', got yes/);
+      await selectBackend('webgpu');
+      expect(tf.getKernel(GROUP_NORM_SILU_KERNEL, 'webgpu')).toBeDefined();
     } finally {
       await selectBackend('webgpu');
     }

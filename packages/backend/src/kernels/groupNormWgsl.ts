@@ -497,12 +497,18 @@ const groupNormGradKernelOf =
 /** The kernels' configs for webgpu (registered by `setWebgpuGroupNorm`). */
 const CONFIGS: tf.KernelConfig[] = [
   { kernelName: GROUP_NORM_KERNEL, backendName: 'webgpu', kernelFunc: groupNormKernelOf(false) },
-  { kernelName: GROUP_NORM_SILU_KERNEL, backendName: 'webgpu', kernelFunc: groupNormKernelOf(true) },
   { kernelName: GROUP_NORM_GRAD_KERNEL, backendName: 'webgpu', kernelFunc: groupNormGradKernelOf(false) },
+];
+const SILU_CONFIGS: tf.KernelConfig[] = [
+  { kernelName: GROUP_NORM_SILU_KERNEL, backendName: 'webgpu', kernelFunc: groupNormKernelOf(true) },
   { kernelName: GROUP_NORM_SILU_GRAD_KERNEL, backendName: 'webgpu', kernelFunc: groupNormGradKernelOf(true) },
 ];
 
-/** Registers (`true`) or removes (`false`) the fused GroupNorm kernels for webgpu. */
-export function setWebgpuGroupNorm(on: boolean): void {
+/**
+ * Registers (`true`) or removes (`false`) the fused GroupNorm kernels for webgpu; the GroupNorm +
+ * SiLU pair only with `silu` as well.
+ */
+export function setWebgpuGroupNorm(on: boolean, silu = true): void {
   setKernelsRegistered(CONFIGS, on);
+  setKernelsRegistered(SILU_CONFIGS, on && silu);
 }

@@ -18,7 +18,7 @@ describe('registerTrainingKernels', () => {
       ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'OneHot', 'ResizeNearestNeighborGrad', 'UnsortedSegmentSum'].sort(),
     );
     expect(trainingKernelNames('cpu').sort()).toEqual(['Conv2DBackpropFilter', 'ResizeNearestNeighborGrad']);
-    expect(trainingKernelNames('webgpu')).toEqual(['ResizeNearestNeighborGrad', 'Conv2DBackpropFilter', 'Conv2DBackpropInput', 'AddN', 'Sum', 'Conv2D', 'FusedConv2D']);
+    expect(trainingKernelNames('webgpu')).toEqual(['ResizeNearestNeighborGrad', 'Conv2DBackpropFilter', 'Conv2DBackpropInput', 'AddN', 'Sum', 'Conv2D', 'FusedConv2D', 'BatchMatMul']);
     expect(trainingKernelNames('tensorflow')).toEqual([]);
   });
 

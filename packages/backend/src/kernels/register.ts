@@ -11,6 +11,7 @@ import { unsortedSegmentSumViaMatMul } from './unsortedSegmentSum.js';
 import { addNDelegating } from './addN.js';
 import { conv2dBackpropFilterWgsl } from './conv2dFilterGradWgsl.js';
 import { leadingSumDelegating } from './leadingSumWgsl.js';
+import { batchMatMulDelegating } from './matMulWgsl.js';
 import { conv2dBackpropInputWgsl, conv2dDelegating, conv2dWgslEnabled, fusedConv2dDelegating } from './conv2dWgsl.js';
 import type { WebgpuBackendLike } from './wgslProgram.js';
 
@@ -32,6 +33,7 @@ import type { WebgpuBackendLike } from './wgslProgram.js';
  * | webgpu | Conv2D | with `webgpu.conv2d: 'wgsl'` (default): an implicit GEMM in 64x64 tiles, 1.4x tfjs's conv in a refUNet step on an H200 (43 -> 30 ms of GPU time at batch 256); other convs delegate to tfjs's |
  * | webgpu | FusedConv2D | the same GEMM with the bias added in its epilogue (a linear conv with a `[outC]` bias: one dispatch instead of a conv and an add); others delegate to tfjs's |
  * | webgpu | Conv2DBackpropInput | built-in took 2.5x the forward conv's GPU time in a refUNet step (H100, BENCHMARKS.md); stride 1 as a forward conv runs at the conv's speed |
+ * | webgpu | BatchMatMul | with `webgpu.matMul: 'wgsl'` (default): a long-K `a^T b` with a small result (a dense layer's weight gradient) by the split-K filter-gradient GEMM; the built-in runs it on one workgroup per 32x32 output tile (not yet timed on a GPU); others delegate to tfjs's |
  *
  * wasm and cpu use `conv2dBackpropFilterViaConv`; the im2col form (`conv2dBackpropFilterViaMatMul`)
  * measured 2-30x slower on both (bench/convGrads.ts). webgpu uses a WGSL implicit GEMM
@@ -205,6 +207,7 @@ const REPLACEMENTS: Record<string, readonly Replacement[]> = {
     { kernelName: tf.Sum, make: leadingSumDelegating, delegates: true },
     { kernelName: tf.Conv2D, make: conv2dDelegating, delegates: true },
     { kernelName: tf.FusedConv2D, make: fusedConv2dDelegating, delegates: true },
+    { kernelName: tf.BatchMatMul, make: batchMatMulDelegating, delegates: true },
   ],
   cpu: [
     { kernelName: tf.ResizeNearestNeighborGrad, make: () => resizeNearestGradCpu },
