@@ -13,6 +13,11 @@ beforeAll(async () => {
 
 const rng = createRng(21);
 
+/** Gradients flow through plain tensors too; `Norm` types them as variables. */
+function asNorm(gamma: tf.Tensor, beta: tf.Tensor): Norm {
+  return { gamma, beta } as unknown as Norm;
+}
+
 function norm(gamma: Float32Array, beta: Float32Array): Norm {
   return { gamma: tf.variable(tf.tensor1d(gamma)), beta: tf.variable(tf.tensor1d(beta)) };
 }
@@ -188,7 +193,7 @@ describe('groupNormSilu', () => {
       // ops' gradients, so the test sees them reach x, gamma and beta.
       const weights = tf.range(0, 72).reshape([2, 3, 2, 6]);
       const all = (f: (t: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.Tensor) => tf.grads((t: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(f(t, g, b), weights)))([x, n.gamma, n.beta]);
-      const composedGrads = all((t, g, b) => silu(groupNorm(t, { gamma: g, beta: b }, 3)));
+      const composedGrads = all((t, g, b) => silu(groupNorm(t, asNorm(g, b), 3)));
       const expected = await Promise.all(composedGrads.map((t) => t.data()));
       const [xs, gs, bs, ws] = await Promise.all([x.data(), n.gamma.data(), n.beta.data(), weights.data()]);
       let gradCalls = 0;
@@ -208,7 +213,7 @@ describe('groupNormSilu', () => {
       });
       try {
         calls = 0;
-        const viaKernels = all((t, g, b) => groupNormSilu(t, { gamma: g, beta: b }, 3));
+        const viaKernels = all((t, g, b) => groupNormSilu(t, asNorm(g, b), 3));
         expect([calls, gradCalls]).toEqual([1, 1]);
         expect(handed).toEqual(['true true true true 2x3x2 3']);
         for (const [i, name] of ['dx', 'dgamma', 'dbeta'].entries()) {
@@ -217,8 +222,8 @@ describe('groupNormSilu', () => {
         // analyticGradient: false or fused: false keep the composed ops under a tape.
         calls = 0;
         gradCalls = 0;
-        tf.dispose(all((t, g, b) => groupNormSilu(t, { gamma: g, beta: b }, 3, { analyticGradient: false })));
-        tf.dispose(all((t, g, b) => groupNormSilu(t, { gamma: g, beta: b }, 3, { fused: false })));
+        tf.dispose(all((t, g, b) => groupNormSilu(t, asNorm(g, b), 3, { analyticGradient: false })));
+        tf.dispose(all((t, g, b) => groupNormSilu(t, asNorm(g, b), 3, { fused: false })));
         expect([calls, gradCalls]).toEqual([0, 0]);
         tf.dispose([weights, ...viaKernels, ...composedGrads]);
       } finally {

@@ -4,11 +4,13 @@
 //                              [--tf-flag NAME=VALUE]... [--dawn-toggles a,b] [--filter-grad im2col|wgsl] [--reductions tfjs|wgsl] [--group-norm tfjs|wgsl]
 //                              [--conv tfjs|wgsl] [--silu tfjs|wgsl] [--noise host|wgsl] [--flat-copies copies|programs]
 //                              [--conv-tiles TILING] [--dw-tiles TILING] [--matmul tfjs|wgsl] [--gn-silu fused|separate]
-//                              [--overlap] [--record]
+//                              [--overlap] [--record] [--traffic]
 // Builds each config's experiment, runs a warm-up step, then times `--steps` steps of
 // Trainer.train (one loss read-back per step, as in real training). Timing lives here, never in
 // a test.
 //   --kernels   a table of the kernels one step runs (count per kernel).
+//   --traffic   bytes each GPU program class reads and writes in one step (webgpu; the
+//               memory-bound programs' GPU time follows it; runs on lavapipe too).
 //   --profile   GPU time per kernel from WebGPU timestamps (Dawn's allow_unsafe_apis), top-level
 //               kernels only, so a kernel made of other kernels is not counted twice.
 //   --baseline  tfjs's own conv-gradient kernels, reductions and GroupNorm ops and the per-variable
@@ -62,6 +64,7 @@ const { values } = parseArgs({
     'dw-tiles': { type: 'string' },
     overlap: { type: 'boolean', default: false },
     record: { type: 'boolean', default: false },
+    traffic: { type: 'boolean', default: false },
   },
 });
 const toggles = [...(values.profile ? ['allow_unsafe_apis'] : []), ...(values['dawn-toggles']?.split(',').filter(Boolean) ?? [])];
@@ -283,12 +286,17 @@ for (const backendName of values.backends.split(',')) {
     // no data, so they are counted apart.
     // GPU programs per step (webgpu): what the host pays a bind group, uniforms and a dispatch for.
     const programs = new Map();
+    // --traffic: bytes each program class reads (its inputs, whole) and writes (its output).
+    const bytes = new Map();
     const gpu = tf.backend();
     const runProgram = gpu.runWebGPUProgram;
     if (runProgram) {
-      gpu.runWebGPUProgram = function (program, ...rest) {
-        programs.set(program.constructor.name, (programs.get(program.constructor.name) ?? 0) + 1);
-        return runProgram.call(this, program, ...rest);
+      const elements = (shape) => shape.reduce((a, b) => a * b, 1);
+      gpu.runWebGPUProgram = function (program, inputs, ...rest) {
+        const key = program.constructor.name;
+        programs.set(key, (programs.get(key) ?? 0) + 1);
+        bytes.set(key, (bytes.get(key) ?? 0) + 4 * (elements(program.outputShape) + inputs.reduce((sum, t) => sum + elements(t.shape), 0)));
+        return runProgram.call(this, program, inputs, ...rest);
       };
     }
     const info = await tf.profile(() => trainer.trainStep());
@@ -304,6 +312,15 @@ for (const backendName of values.backends.split(',')) {
       if (runProgram) {
         console.log('         GPU programs:');
         for (const [program, count] of [...programs].sort((a, b) => b[1] - a[1]).slice(0, Number(process.env.KERNEL_ROWS ?? 12))) console.log(`         ${program.padEnd(28)} ${String(count).padStart(5)}`);
+      }
+    }
+    if (values.traffic && runProgram) {
+      // Upper bounds on DRAM traffic (a program need not read all of an input, caches help),
+      // what the memory-bound programs' GPU time scales with; float32 everywhere.
+      const total = [...bytes.values()].reduce((a, b) => a + b, 0);
+      console.log(`         memory traffic: ${(total / 1e6).toFixed(1)} MB a step (inputs read whole + output written), by program:`);
+      for (const [program, b] of [...bytes].sort((x, y) => y[1] - x[1]).slice(0, Number(process.env.KERNEL_ROWS ?? 12))) {
+        console.log(`         ${program.padEnd(28)} ${String(programs.get(program)).padStart(5)} ${(b / 1e6).toFixed(1).padStart(10)} MB`);
       }
     }
     if (values.profile) printProfile(info);
