@@ -64,6 +64,11 @@ describe("webgpu BatchMatMul with matMul: 'wgsl' (the default)", () => {
         // Through a dense layer's gradient: dW = x^T dy.
         const dW = tf.grad((w: tf.Tensor) => tf.sum(tf.mul(tf.matMul(a, w as tf.Tensor2D), b)))(tf.zeros([m, n]));
         expectClose(await dW.data(), ref, { rtol: 1e-4, atol: 1e-3, label: `dense dW ${k}x${m}x${n}` });
+        // Through tf.fused.matMul with a bias (what @mtd/nn's linear runs): its gradient's dW too.
+        const fusedGrad = await programsOf(() => tf.grad((w: tf.Tensor) => tf.sum(tf.mul(tf.fused.matMul({ a, b: w as tf.Tensor2D, bias: tf.zeros([n]) }), b)))(tf.zeros([m, n])));
+        expect(fusedGrad.programs, `fused ${k} ${m} ${n}`).toContain('FilterGradProgram');
+        expectClose(await fusedGrad.out.data(), ref, { rtol: 1e-4, atol: 1e-3, label: `fused dense dW ${k}x${m}x${n}` });
+        fusedGrad.out.dispose();
         // A short K stays with tfjs's kernel.
         const short = await programsOf(() => tf.matMul(tf.slice(a, 0, 64), tf.slice(b, 0, 64), true, false));
         expect(short.programs).not.toContain('FilterGradProgram');
