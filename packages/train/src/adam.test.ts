@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { expectClose, expectNoLeak } from '@mtd/testkit';
 import { createRng } from '@mtd/random';
-import { Adam, learningRateAt, type AdamOptions } from './adam.js';
+import { Adam, ADAM_UPDATE_KERNEL, learningRateAt, type AdamOptions } from './adam.js';
 import type { NamedVariable } from './variables.js';
 
 beforeAll(async () => {
@@ -343,32 +343,45 @@ describe('Adam over flat moments', () => {
 });
 
 describe('Adam on webgpu (lavapipe in CI)', () => {
-  test('defaults to the flat layout there and matches the cpu update', async (ctx) => {
+  test("defaults to the flat layout there and matches the cpu update, with @mtd/backend's one-kernel step (MtdAdamUpdate) and with tfjs ops", async (ctx) => {
     const { availableBackends, withBackend } = await import('@mtd/backend');
     if (!(await availableBackends()).includes('webgpu')) ctx.skip();
     const shapes = [[3, 3, 2, 4], [4], [7]];
     const rng = createRng(5);
     const init = shapes.map((s) => Array.from({ length: s.reduce((a, b) => a * b, 1) }, () => rng.normal()));
-    const gradients = [1, 2, 3].map(() => shapes.map((s) => Array.from({ length: s.reduce((a, b) => a * b, 1) }, () => rng.normal())));
-    const run = async (): Promise<{ layout: string; values: number[][] }> => {
+    const gradients = [1, 2, 3, 4].map(() => shapes.map((s) => Array.from({ length: s.reduce((a, b) => a * b, 1) }, () => rng.normal())));
+    const run = async (): Promise<{ layout: string; values: number[][]; kernelSteps: number }> => {
       const vars = init.map((vals, i) => ({ name: `w${i}`, variable: tf.variable(tf.tensor(vals, shapes[i]!)) }));
       const adam = new Adam(vars, { lr: 0.01, weightDecay: 0.01 });
+      let kernelSteps = 0;
       for (const [k, gs] of gradients.entries()) {
+        // Step 1 lacks w2's gradient (the ops path); step 2 is guarded off (nothing changes, the
+        // count is taken back as the Trainer does); step 3 takes its clip scale as a tensor.
         const grads = Object.fromEntries(gs.flatMap((g, i) => (k === 1 && i === 2 ? [] : [[`w${i}`, tf.tensor(g, shapes[i]!)]])));
-        adam.apply(grads, 0.8);
-        tf.dispose(Object.values(grads));
+        const guard = k === 2 ? tf.scalar(false, 'bool') : k === 0 ? tf.scalar(true, 'bool') : undefined;
+        const scale = k === 3 ? tf.scalar(0.6) : 0.8;
+        const info = await tf.profile(() => {
+          adam.apply(grads, scale, guard === undefined ? {} : { onlyIf: guard });
+        });
+        if (info.kernels.some((kernel) => kernel.name === ADAM_UPDATE_KERNEL)) kernelSteps += 1;
+        if (k === 2) adam.rewindCount();
+        tf.dispose([...Object.values(grads), ...(guard === undefined ? [] : [guard]), ...(typeof scale === 'number' ? [] : [scale])]);
       }
       const values = await Promise.all(vars.map(async ({ variable }) => Array.from(await variable.data())));
       const layout = adam.layout;
       adam.dispose();
       vars.forEach(({ variable }) => variable.dispose());
-      return { layout, values };
+      return { layout, values, kernelSteps };
     };
     const cpu = await run();
     const gpu = await withBackend('webgpu', run);
+    const gpuOps = await withBackend('webgpu', run, { webgpu: { adam: 'ops' } });
     await tf.setBackend('cpu');
     expect(cpu.layout).toBe('per-variable');
     expect(gpu.layout).toBe('flat');
+    // Every step with all gradients present ran the kernel; none without it registered.
+    expect([cpu.kernelSteps, gpu.kernelSteps, gpuOps.kernelSteps]).toEqual([0, 3, 0]);
     gpu.values.forEach((v, i) => expectClose(v, cpu.values[i]!, { rtol: 1e-5, atol: 1e-6, label: `w${i}` }));
+    gpuOps.values.forEach((v, i) => expectClose(v, cpu.values[i]!, { rtol: 1e-5, atol: 1e-6, label: `ops w${i}` }));
   });
 });

@@ -4,6 +4,15 @@ import { checkInt, checkNumber, gotShape } from './errors.js';
 import { flatConcat, flatSplit, memberOf, packArrays, packVariables, resolveLayout, type Pack, type StateLayout } from './packing.js';
 import { checkNamedVariables, type NamedVariable } from './variables.js';
 
+/**
+ * A backend's one-kernel Adam step over a flat vector (implemented by `@mtd/backend` for webgpu),
+ * used by the flat layout when registered: inputs `{ p, m, v, g }` (float32 `[N]`), `scale`
+ * (float32 scalar, times `g`) and optionally `guard` (bool scalar: where false nothing changes);
+ * attrs `{ beta1, beta2, epsilon, stepSize, invSqrtBc2, decay }`; output `[3N]`: the new values,
+ * first and second moments, computed as `updateBlock`'s ops do.
+ */
+export const ADAM_UPDATE_KERNEL = 'MtdAdamUpdate';
+
 export interface AdamOptions {
   /** Peak learning rate (after warm-up). The paper uses 7e-5 to 1e-4 (MATH.md 8). */
   lr: number;
@@ -207,8 +216,21 @@ export class Adam {
     const m = all ? block.m : flatConcat(pieces(block.m));
     const v = all ? block.v : flatConcat(pieces(block.v));
     const g0 = c.flat !== undefined && all ? c.flat : flatConcat(picked.map(({ name }) => grads[name]!));
-    const g = c.gradScale === 1 ? g0 : tf.mul(g0, typeof c.gradScale === 'number' ? tf.scalar(c.gradScale) : c.gradScale);
     const p = flatConcat(picked.map(({ variable }) => variable));
+    if (all && tf.getKernel(ADAM_UPDATE_KERNEL, tf.getBackend()) !== undefined) {
+      // The backend's one-program update (webgpu through @mtd/backend): the same formulas.
+      const scale = typeof c.gradScale === 'number' ? tf.scalar(c.gradScale) : c.gradScale;
+      const attrs = { beta1: this.beta1, beta2: this.beta2, epsilon: this.epsilon, stepSize: c.stepSize, invSqrtBc2: c.invSqrtBc2, decay: c.decay };
+      const inputs = { p, m, v, g: g0, scale, ...(c.guard === undefined ? {} : { guard: c.guard }) };
+      const out = tf.engine().runKernel(ADAM_UPDATE_KERNEL, inputs, attrs as unknown as tf.NamedAttrMap) as tf.Tensor1D;
+      const [pOut, mOut, vOut] = flatSplit(out, [[block.size], [block.size], [block.size]]);
+      block.m.assign(mOut!);
+      block.v.assign(vOut!);
+      const values = flatSplit(pOut!, picked.map(({ variable }) => variable.shape));
+      picked.forEach(({ variable }, j) => variable.assign(values[j]!));
+      return pOut;
+    }
+    const g = c.gradScale === 1 ? g0 : tf.mul(g0, typeof c.gradScale === 'number' ? tf.scalar(c.gradScale) : c.gradScale);
     const mNew = tf.add(tf.mul(tf.scalar(this.beta1), m), tf.mul(tf.scalar(1 - this.beta1), g));
     const vNew = tf.add(tf.mul(tf.scalar(this.beta2), v), tf.mul(tf.scalar(1 - this.beta2), tf.square(g)));
     const denom = tf.add(tf.mul(tf.sqrt(vNew), tf.scalar(c.invSqrtBc2)), tf.scalar(this.epsilon));

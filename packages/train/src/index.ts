@@ -7,7 +7,7 @@
 export type { NamedVariable } from './variables.js';
 export { asDiffusionModel, checkTrainableModel, type TrainableModel, type TrainInput } from './model.js';
 export { mlpModel, MlpModel, type MlpModelOptions } from './mlp-model.js';
-export { Adam, learningRateAt, type AdamOptions } from './adam.js';
+export { Adam, ADAM_UPDATE_KERNEL, learningRateAt, type AdamOptions } from './adam.js';
 export type { StateLayout } from './packing.js';
 export { Ema, type EmaOptions } from './ema.js';
 export { globalNorm, clipFactor, clipScale } from './clip.js';
