@@ -52,8 +52,8 @@ part train-64-overlap 60 $T --batch 64 --steps 10 --overlap
 part train-256-overlap 60 $T --batch 256 --steps 5 --overlap
 part train-64-overlap-submit256 60 $T --batch 64 --steps 10 --overlap --tf-flag WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE=256
 part train-256-overlap-submit256 60 $T --batch 256 --steps 5 --overlap --tf-flag WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE=256
-# The flat Adam as tfjs ops instead of the one-program MtdAdamUpdate (default).
-part train-64-adam-ops 60 $T --batch 64 --steps 10 --adam ops
+# The flat Adam and EMA as tfjs ops instead of one program each (MtdAdamUpdate, MtdEmaUpdate: default).
+part train-64-optimizer-ops 60 $T --batch 64 --steps 10 --optimizer ops
 # Long-K a^T b (dense weight gradients) by tfjs's matMul instead of the split-K GEMM (default).
 part train-256-matmul-tfjs 60 $T --batch 256 --steps 5 --matmul tfjs
 # GroupNorm + SiLU as one kernel and one gradient kernel (default) against GroupNorm then SiLU.

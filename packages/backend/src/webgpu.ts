@@ -9,6 +9,7 @@ import { setConv2dFilterGradWgslTiling } from './kernels/conv2dFilterGradWgsl.js
 import { DEFAULT_GEMM_TILING, gemmTilingName, parseGemmTiling } from './kernels/gemmTiling.js';
 import { setMatMulWgsl } from './kernels/matMulWgsl.js';
 import { setWebgpuAdamUpdate } from './kernels/adamUpdateWgsl.js';
+import { setWebgpuEmaUpdate } from './kernels/emaUpdateWgsl.js';
 import { setWebgpuFilterGradient, type WebgpuFilterGradient } from './kernels/register.js';
 
 /**
@@ -117,12 +118,13 @@ export interface WebgpuOptions {
    */
   groupNormSilu?: 'fused' | 'separate';
   /**
-   * `'wgsl'` (default): registers `MtdAdamUpdate`, which `@mtd/train`'s flat `Adam` then uses: a
-   * whole Adam step (clip scale, moments, bias-corrected update, weight decay, the finite-loss
-   * guard) as one program reading 4 parameter-sized vectors and writing 3, instead of ~20
-   * elementwise programs and a Tile per guarded select. `'ops'`: none registered, tfjs ops.
+   * `'wgsl'` (default): registers `MtdAdamUpdate` and `MtdEmaUpdate`, which `@mtd/train`'s flat
+   * `Adam` and `Ema` then use: a whole Adam step (clip scale, moments, bias-corrected update,
+   * weight decay, the finite-loss guard) as one program reading 4 parameter-sized vectors and
+   * writing 3, instead of ~20 elementwise programs and a Tile per guarded select; an EMA step as
+   * one instead of 5. `'ops'`: none registered, tfjs ops.
    */
-  adam?: 'ops' | 'wgsl';
+  optimizer?: 'ops' | 'wgsl';
 }
 
 /** The options that apply each time WebGPU is selected: all checked before any is applied. */
@@ -134,7 +136,7 @@ function applyWebgpuSettings(options: WebgpuOptions): void {
   const silu = oneOf('silu', options.silu ?? 'wgsl', ['tfjs', 'wgsl'] as const);
   const noise = oneOf('noise', options.noise ?? 'wgsl', ['host', 'wgsl'] as const);
   const groupNormSilu = oneOf('groupNormSilu', options.groupNormSilu ?? 'fused', ['fused', 'separate'] as const);
-  const adam = oneOf('adam', options.adam ?? 'wgsl', ['ops', 'wgsl'] as const);
+  const optimizer = oneOf('optimizer', options.optimizer ?? 'wgsl', ['ops', 'wgsl'] as const);
   const matMul = oneOf('matMul', options.matMul ?? 'wgsl', ['tfjs', 'wgsl'] as const);
   const flatCopies = oneOf('flatCopies', options.flatCopies ?? 'copies', ['copies', 'programs'] as const);
   const tiles = options.gemmTiles ?? {};
@@ -150,7 +152,8 @@ function applyWebgpuSettings(options: WebgpuOptions): void {
   setConv2dWgsl(conv2d === 'wgsl');
   setConv2dWgslTiling(convTiling);
   setMatMulWgsl(matMul === 'wgsl');
-  setWebgpuAdamUpdate(adam === 'wgsl');
+  setWebgpuAdamUpdate(optimizer === 'wgsl');
+  setWebgpuEmaUpdate(optimizer === 'wgsl');
   setConv2dFilterGradWgslTiling(filterGradTiling);
   setWebgpuSilu(silu === 'wgsl');
   setWebgpuCounterNormal(noise === 'wgsl');

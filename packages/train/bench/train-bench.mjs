@@ -3,7 +3,7 @@
 //                              [--kernels] [--profile] [--baseline] [--layout flat|per-variable]
 //                              [--tf-flag NAME=VALUE]... [--dawn-toggles a,b] [--filter-grad im2col|wgsl] [--reductions tfjs|wgsl] [--group-norm tfjs|wgsl]
 //                              [--conv tfjs|wgsl] [--silu tfjs|wgsl] [--noise host|wgsl] [--flat-copies copies|programs]
-//                              [--conv-tiles TILING] [--dw-tiles TILING] [--matmul tfjs|wgsl] [--gn-silu fused|separate] [--adam ops|wgsl]
+//                              [--conv-tiles TILING] [--dw-tiles TILING] [--matmul tfjs|wgsl] [--gn-silu fused|separate] [--optimizer ops|wgsl]
 //                              [--overlap] [--record] [--traffic]
 // Builds each config's experiment, runs a warm-up step, then times `--steps` steps of
 // Trainer.train (one loss read-back per step, as in real training). Timing lives here, never in
@@ -26,7 +26,7 @@
 //   --silu          selectBackend's webgpu.silu option (tfjs ops, or the fused SiLU kernels).
 //   --flat-copies   selectBackend's webgpu.flatCopies option (the optimizer's flatten and write-back as buffer copies, or tfjs programs).
 //   --matmul        selectBackend's webgpu.matMul option (long-K a^T b by tfjs's kernel, or the split-K GEMM).
-//   --adam          selectBackend's webgpu.adam option (the flat Adam as tfjs ops, or one WGSL program).
+//   --optimizer     selectBackend's webgpu.optimizer option (the flat Adam and EMA as tfjs ops, or one WGSL program each).
 //   --gn-silu       selectBackend's webgpu.groupNormSilu option (GroupNorm + SiLU as one kernel and gradient kernel, or apart).
 //   --conv-tiles / --dw-tiles  selectBackend's webgpu.gemmTiles.conv / .filterGradient (e.g. 128x64/8x4/k16+p).
 //   --overlap       Trainer.train's overlapSteps: step k + 1 recorded before step k is read back.
@@ -62,7 +62,7 @@ const { values } = parseArgs({
     'conv-tiles': { type: 'string' },
     matmul: { type: 'string' },
     'gn-silu': { type: 'string' },
-    adam: { type: 'string' },
+    optimizer: { type: 'string' },
     'dw-tiles': { type: 'string' },
     overlap: { type: 'boolean', default: false },
     record: { type: 'boolean', default: false },
@@ -221,7 +221,7 @@ for (const backendName of values.backends.split(',')) {
     registerKernels: !values.baseline,
     webgpu: {
       // The baseline: tfjs's own reductions and GroupNorm ops too.
-      ...(values.baseline ? { reductions: 'tfjs', groupNorm: 'tfjs', conv2d: 'tfjs', silu: 'tfjs', noise: 'host', flatCopies: 'programs', matMul: 'tfjs', groupNormSilu: 'separate', adam: 'ops' } : {}),
+      ...(values.baseline ? { reductions: 'tfjs', groupNorm: 'tfjs', conv2d: 'tfjs', silu: 'tfjs', noise: 'host', flatCopies: 'programs', matMul: 'tfjs', groupNormSilu: 'separate', optimizer: 'ops' } : {}),
       ...(toggles.length > 0 ? { dawnFlags: [`enable-dawn-features=${toggles.join(',')}`] } : {}),
       ...(values['filter-grad'] ? { filterGradient: values['filter-grad'] } : {}),
       ...(values.reductions ? { reductions: values.reductions } : {}),
@@ -232,7 +232,7 @@ for (const backendName of values.backends.split(',')) {
       ...(values['flat-copies'] ? { flatCopies: values['flat-copies'] } : {}),
       ...(values.matmul ? { matMul: values.matmul } : {}),
       ...(values['gn-silu'] ? { groupNormSilu: values['gn-silu'] } : {}),
-      ...(values.adam ? { adam: values.adam } : {}),
+      ...(values.optimizer ? { optimizer: values.optimizer } : {}),
       gemmTiles: { ...(values['conv-tiles'] ? { conv: values['conv-tiles'] } : {}), ...(values['dw-tiles'] ? { filterGradient: values['dw-tiles'] } : {}) },
     },
   });
@@ -306,7 +306,7 @@ for (const backendName of values.backends.split(',')) {
     if (runProgram) gpu.runWebGPUProgram = runProgram;
     const programCount = [...programs.values()].reduce((a, b) => a + b, 0);
     const computing = info.kernels.filter((k) => k.name !== 'Reshape' && (k.depth ?? 0) === 0);
-    const tag = [values.baseline ? ' [baseline]' : '', values['filter-grad'] ? ` [dW ${values['filter-grad']}]` : '', values.reductions ? ` [sums ${values.reductions}]` : '', values['group-norm'] ? ` [GroupNorm ${values['group-norm']}]` : '', values.conv ? ` [conv ${values.conv}]` : '', values.silu ? ` [SiLU ${values.silu}]` : '', values.noise ? ` [noise ${values.noise}]` : '', values['flat-copies'] ? ` [flat ${values['flat-copies']}]` : '', values.matmul ? ` [matMul ${values.matmul}]` : '', values['gn-silu'] ? ` [GN+SiLU ${values['gn-silu']}]` : '', values.adam ? ` [Adam ${values.adam}]` : '', values['conv-tiles'] ? ` [conv tiles ${values['conv-tiles']}]` : '', values['dw-tiles'] ? ` [dW tiles ${values['dw-tiles']}]` : '', values.overlap ? ' [overlap]' : '', ...values['tf-flag'].map((f) => ` [${f}]`), values['dawn-toggles'] ? ` [${values['dawn-toggles']}]` : ''].join('');
+    const tag = [values.baseline ? ' [baseline]' : '', values['filter-grad'] ? ` [dW ${values['filter-grad']}]` : '', values.reductions ? ` [sums ${values.reductions}]` : '', values['group-norm'] ? ` [GroupNorm ${values['group-norm']}]` : '', values.conv ? ` [conv ${values.conv}]` : '', values.silu ? ` [SiLU ${values.silu}]` : '', values.noise ? ` [noise ${values.noise}]` : '', values['flat-copies'] ? ` [flat ${values['flat-copies']}]` : '', values.matmul ? ` [matMul ${values.matmul}]` : '', values['gn-silu'] ? ` [GN+SiLU ${values['gn-silu']}]` : '', values.optimizer ? ` [optimizer ${values.optimizer}]` : '', values['conv-tiles'] ? ` [conv tiles ${values['conv-tiles']}]` : '', values['dw-tiles'] ? ` [dW tiles ${values['dw-tiles']}]` : '', values.overlap ? ' [overlap]' : '', ...values['tf-flag'].map((f) => ` [${f}]`), values['dawn-toggles'] ? ` [${values['dawn-toggles']}]` : ''].join('');
     console.log(`${backendName.padEnd(6)} ${(name + tag).padEnd(14)} ${String(exp.model.parameterCount()).padStart(9)} params  batch ${String(B).padStart(3)}  ${(steps / s).toFixed(2).padStart(7)} steps/s  ${((steps * B) / s).toFixed(1).padStart(8)} img/s  ${((1000 * s) / steps).toFixed(1)} ms/step wall, ${cpuMs.toFixed(1)} ms CPU  ${String(computing.length).padStart(5)} kernels/step (+${info.kernels.length - computing.length} reshapes/nested)${runProgram ? `, ${programCount} GPU programs` : ''}  first step ${firstStep.toFixed(1)} s  (${tf.memory().numTensors} tensors)`);
     if (values.kernels) {
       const byName = new Map();

@@ -375,7 +375,7 @@ describe('Adam on webgpu (lavapipe in CI)', () => {
     };
     const cpu = await run();
     const gpu = await withBackend('webgpu', run);
-    const gpuOps = await withBackend('webgpu', run, { webgpu: { adam: 'ops' } });
+    const gpuOps = await withBackend('webgpu', run, { webgpu: { optimizer: 'ops' } });
     await tf.setBackend('cpu');
     expect(cpu.layout).toBe('per-variable');
     expect(gpu.layout).toBe('flat');

@@ -2,7 +2,8 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { expectClose, expectNoLeak } from '@mtd/testkit';
 import { Adam } from './adam.js';
-import { Ema } from './ema.js';
+import { createRng } from '@mtd/random';
+import { Ema, EMA_UPDATE_KERNEL } from './ema.js';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -137,5 +138,42 @@ describe('Ema', () => {
     expect(() => new Ema([{ name: '', variable: v }], { decay: 0.9 })).toThrow(/variables\[0\].name must be a non-empty string/);
     expect(() => new Ema([{ name: 'w', variable: v }], { decay: 0.9, layout: 'wide' as 'flat' })).toThrow(/Ema: options.layout must be 'flat' or 'per-variable'/);
     v.dispose();
+  });
+});
+
+describe('Ema on webgpu (lavapipe in CI)', () => {
+  test("matches the cpu update, with @mtd/backend's one-kernel step (MtdEmaUpdate) and with tfjs ops, guard included", async (ctx) => {
+    const { availableBackends, withBackend } = await import('@mtd/backend');
+    if (!(await availableBackends()).includes('webgpu')) ctx.skip();
+    const shapes = [[2, 3], [5]];
+    const rng = createRng(12);
+    const steps = [0, 1, 2].map(() => shapes.map((s) => Array.from({ length: s.reduce((a, b) => a * b, 1) }, () => rng.normal())));
+    const run = async (): Promise<{ shadows: number[][]; kernelSteps: number }> => {
+      const vars = shapes.map((s, i) => ({ name: `w${i}`, variable: tf.variable(tf.zeros(s)) }));
+      const ema = new Ema(vars, { decay: 0.9, layout: 'flat' });
+      let kernelSteps = 0;
+      for (const [k, values] of steps.entries()) {
+        vars.forEach(({ variable }, i) => variable.assign(tf.tensor(values[i]!, shapes[i]!)));
+        // Step 1 is guarded off (the shadows stay; the count is taken back as the Trainer does).
+        const guard = k === 1 ? tf.scalar(false, 'bool') : undefined;
+        const info = await tf.profile(() => ema.update(guard === undefined ? {} : { onlyIf: guard }));
+        if (info.kernels.some((kernel) => kernel.name === EMA_UPDATE_KERNEL)) kernelSteps += 1;
+        if (k === 1) ema.rewindCount();
+        guard?.dispose();
+      }
+      const named = ema.slots();
+      const shadows = await Promise.all(vars.map(async ({ name }) => Array.from(await named[name]!.data())));
+      tf.dispose(Object.values(named));
+      ema.dispose();
+      vars.forEach(({ variable }) => variable.dispose());
+      return { shadows, kernelSteps };
+    };
+    const cpu = await run();
+    const gpu = await withBackend('webgpu', run);
+    const gpuOps = await withBackend('webgpu', run, { webgpu: { optimizer: 'ops' } });
+    await tf.setBackend('cpu');
+    expect([cpu.kernelSteps, gpu.kernelSteps, gpuOps.kernelSteps]).toEqual([0, 3, 0]);
+    gpu.shadows.forEach((v, i) => expectClose(v, cpu.shadows[i]!, { rtol: 1e-6, atol: 1e-7, label: `w${i}` }));
+    gpuOps.shadows.forEach((v, i) => expectClose(v, cpu.shadows[i]!, { rtol: 1e-6, atol: 1e-7, label: `ops w${i}` }));
   });
 });

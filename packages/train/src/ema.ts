@@ -22,6 +22,14 @@ export interface EmaOptions {
   layout?: StateLayout;
 }
 
+
+/**
+ * A backend's one-kernel EMA step over a flat vector (implemented by `@mtd/backend` for webgpu),
+ * used when registered: inputs `{ shadow, values }` (float32 `[N]`) and optionally `guard` (bool
+ * scalar: where false the shadow stays), attrs `{ decay }`; output `[N]`,
+ * `decay shadow + (1 - decay) values`, as the ops path computes it.
+ */
+export const EMA_UPDATE_KERNEL = 'MtdEmaUpdate';
 /** Variables whose shadows are stored, and updated, together. */
 interface Block extends Pack {
   readonly shadow: tf.Variable;
@@ -84,7 +92,14 @@ export class Ema {
     const d = this.decayAt(k);
     for (const block of this.blocks) {
       tf.tidy(() => {
-        const next = tf.add(tf.mul(tf.scalar(d), block.shadow), tf.mul(tf.scalar(1 - d), given ?? this.flatValues(block.members)));
+        const values = given ?? this.flatValues(block.members);
+        if (tf.getKernel(EMA_UPDATE_KERNEL, tf.getBackend()) !== undefined && block.shadow.rank === 1 && values.rank === 1) {
+          // The backend's one-program update (webgpu through @mtd/backend): the same formula.
+          const inputs = { shadow: block.shadow, values, ...(guard === undefined ? {} : { guard }) };
+          block.shadow.assign(tf.engine().runKernel(EMA_UPDATE_KERNEL, inputs, { decay: d }) as tf.Tensor);
+          return;
+        }
+        const next = tf.add(tf.mul(tf.scalar(d), block.shadow), tf.mul(tf.scalar(1 - d), values));
         block.shadow.assign(guard === undefined ? next : tf.where(guard, next, block.shadow));
       });
     }

@@ -9,7 +9,7 @@ export { asDiffusionModel, checkTrainableModel, type TrainableModel, type TrainI
 export { mlpModel, MlpModel, type MlpModelOptions } from './mlp-model.js';
 export { Adam, ADAM_UPDATE_KERNEL, learningRateAt, type AdamOptions } from './adam.js';
 export type { StateLayout } from './packing.js';
-export { Ema, type EmaOptions } from './ema.js';
+export { Ema, EMA_UPDATE_KERNEL, type EmaOptions } from './ema.js';
 export { globalNorm, clipFactor, clipScale } from './clip.js';
 export {
   generatorSource,

@@ -29,7 +29,7 @@ function adamRef(p: Float32Array, m: Float32Array, v: Float32Array, g: Float32Ar
 }
 
 // webgpu only (see addN.test.ts on Dawn's teardown after a cpu case in the same file).
-describe("MtdAdamUpdate (webgpu, selectBackend's adam: 'wgsl')", () => {
+describe("MtdAdamUpdate (webgpu, selectBackend's optimizer: 'wgsl')", () => {
   it('is one program that matches the float64 step, keeps everything where the guard is false, and leaks nothing', async (ctx) => {
     if (!backends.includes('webgpu')) ctx.skip();
     const rng = createRng(5);
@@ -62,9 +62,9 @@ describe("MtdAdamUpdate (webgpu, selectBackend's adam: 'wgsl')", () => {
       expect(() => tf.engine().runKernel(ADAM_UPDATE_KERNEL, { p, m, v, g, scale }, { ...attrs, stepSize: Number.NaN } as unknown as tf.NamedAttrMap)).toThrow(/MtdAdamUpdate: attrs must be finite numbers/);
       tf.dispose([p, m, v, g, scale, gNaN, off, kept]);
       // 'ops': nothing registered.
-      await selectBackend('webgpu', { webgpu: { adam: 'ops' } });
+      await selectBackend('webgpu', { webgpu: { optimizer: 'ops' } });
       expect(tf.getKernel(ADAM_UPDATE_KERNEL, 'webgpu')).toBeUndefined();
-      await expect(selectBackend('webgpu', { webgpu: { adam: 'fused' as 'wgsl' } })).rejects.toThrow(/options\.webgpu\.adam must be 'ops' or 'wgsl', got fused/);
+      await expect(selectBackend('webgpu', { webgpu: { optimizer: 'fused' as 'wgsl' } })).rejects.toThrow(/options\.webgpu\.optimizer must be 'ops' or 'wgsl', got fused/);
     } finally {
       await selectBackend('webgpu');
     }
