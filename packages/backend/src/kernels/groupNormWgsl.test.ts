@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { availableBackends } from '../harness.js';
 import { selectBackend, type BackendName } from '../selectBackend.js';
-import { GROUP_NORM_GRAD_KERNEL, GROUP_NORM_KERNEL, GROUP_NORM_SILU_GRAD_KERNEL, GROUP_NORM_SILU_KERNEL } from './groupNormWgsl.js';
+import { GROUP_NORM_GRAD_KERNEL, GROUP_NORM_KERNEL, GROUP_NORM_SILU_GRAD_KERNEL, GROUP_NORM_SILU_KERNEL, gradStatsThreads } from './groupNormWgsl.js';
 
 let backends: BackendName[] = [];
 beforeAll(async () => {
@@ -62,10 +62,19 @@ describe("the fused GroupNorm kernels (webgpu, selectBackend's groupNorm: 'wgsl'
     { shape: [2, 9, 6], groups: 3 },
     { shape: [4, 16], groups: 2 },
     { shape: [2, 20, 20, 8], groups: 2 },
+    // 24 channels a group (refUNet's 192-channel layers): 240-lane gradient statistics; 260: more
+    // than a workgroup's 256 lanes, so dgamma and dbeta are full-size sums (and through the SiLU,
+    // its gradient is stored first).
+    { shape: [2, 6, 5, 48], groups: 2 },
+    { shape: [2, 3, 260], groups: 1 },
     // 66,000 (example, group) pairs: more workgroups than one dispatch dimension holds. Only 8
     // values a group, so no offset: float32 cannot hold 40 + small differences to 1e-4.
     { shape: [33000, 16], groups: 2, offset: 0 },
   ];
+
+  it('size the gradient statistics to a multiple of the group width, up to 256 lanes', () => {
+    expect([8, 16, 24, 3, 256, 257].map(gradStatsThreads)).toEqual([256, 256, 240, 255, 256, undefined]);
+  });
 
   it('match float64 GroupNorm and its gradient, with offset data, and leak nothing', async (ctx) => {
     if (!backends.includes('webgpu')) ctx.skip();
@@ -100,7 +109,7 @@ describe("the fused GroupNorm kernels (webgpu, selectBackend's groupNorm: 'wgsl'
         expectClose(await statsS!.data(), ref.stats, { rtol: 1e-4, atol: 1e-4, label: `silu stats ${label}` });
         await expectNoLeak(() => tf.engine().runKernel(GROUP_NORM_SILU_KERNEL, { x, gamma, beta }, { groups, epsilon: EPS }) as tf.Tensor[], `silu forward ${label}`);
         // MtdGroupNormSiluGrad: GroupNorm's float64 gradient of dz silu'(y), silu'(y) = s (1 + y (1 - s)).
-        // Groups of 3 channels (the first two cases) take the path that stores dz silu'(y).
+        // Groups of 260 channels take the path that stores dz silu'(y).
         const dyThrough = Float32Array.from(ref.y, (v, i) => {
           const sg = 1 / (1 + Math.exp(-v));
           return dyv[i]! * sg * (1 + v * (1 - sg));

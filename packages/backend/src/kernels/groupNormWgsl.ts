@@ -16,8 +16,8 @@ import { FlatProgram, setKernelsRegistered, type WebgpuBackendLike } from './wgs
  *   `dx = r (g - mean(g) - xh mean(g xh))`, `dgamma = sum dy xh`, `dbeta = sum dy`.
  *
  * tfjs's ops take ~15 dispatches for the forward (moments: transposes, reductions, elementwise)
- * and ~20 for the closed-form gradient; these take 2 and 4 (7 when a group's channel count does
- * not divide the workgroup: then dgamma and dbeta are leading sums of full-size tensors).
+ * and ~20 for the closed-form gradient; these take 2 and 4 (7 for groups of more than 256
+ * channels: then dgamma and dbeta are leading sums of full-size tensors).
  */
 export const GROUP_NORM_KERNEL = 'MtdGroupNorm';
 export const GROUP_NORM_GRAD_KERNEL = 'MtdGroupNormGrad';
@@ -69,14 +69,19 @@ function intUniforms(values: number[]): Array<{ type: string; data: number[] }> 
   return values.map((v) => ({ type: 'int32', data: [v] }));
 }
 
-/** WGSL: thread `lane`'s elements of group (b, g), `count` = positions x perGroup of them. */
-const GROUP_ELEMENT = `
+/**
+ * WGSL: thread `lane`'s elements of group (b, g), `count` = positions x perGroup of them, and the
+ * sum over the workgroup of `threads` lanes (`partial` holds THREADS, a power of two: the lanes a
+ * smaller workgroup lacks are zeroed, so the tree runs unchanged).
+ */
+const groupElement = (threads: number) => `
   fn groupElement(b : i32, g : i32, e : i32) -> i32 {
     let p = e / uniforms.perGroup;
     return (b * uniforms.positions + p) * uniforms.channels + g * uniforms.perGroup + e % uniforms.perGroup;
   }
   fn workgroupSum(lane : i32, value : f32) -> f32 {
     partial[lane] = value;
+    ${threads < THREADS ? `if (lane < ${THREADS - threads}) { partial[${threads} + lane] = 0.0; }` : ''}
     workgroupBarrier();
     for (var stride = ${THREADS / 2}; stride > 0; stride = stride / 2) {
       if (lane < stride) {
@@ -97,7 +102,7 @@ const MAX_WORKGROUPS = 65535;
 
 /**
  * The frame of a program with one workgroup per (example, group), in rows of 65,535 workgroups
- * when there are more; its `main` starts with GROUP_PROLOGUE.
+ * when there are more; its `main` starts with `groupPrologue`.
  */
 abstract class PerGroupProgram {
   abstract variableNames: string[];
@@ -106,10 +111,12 @@ abstract class PerGroupProgram {
   outputShape: number[];
   dispatchLayout = { x: [0], y: [1] };
   dispatch: [number, number, number];
-  workgroupSize: [number, number, number] = [THREADS, 1, 1];
+  workgroupSize: [number, number, number];
 
-  constructor(g: Geometry) {
+  /** `threads`: the workgroup's lanes, THREADS or fewer (see GradStatsProgram). */
+  constructor(g: Geometry, threads = THREADS) {
     const total = g.batch * g.groups;
+    this.workgroupSize = [threads, 1, 1];
     this.outputShape = [total, 2];
     this.dispatch = [Math.min(total, MAX_WORKGROUPS), Math.ceil(total / MAX_WORKGROUPS), 1];
   }
@@ -118,9 +125,9 @@ abstract class PerGroupProgram {
 }
 
 /** WGSL: the shared reduction scratch, helpers, and `main`'s opening: lane, group id, b, g, count. */
-const GROUP_PROLOGUE = `
+const groupPrologue = (threads: number) => `
   var<workgroup> partial : array<f32, ${THREADS}>;
-  ${GROUP_ELEMENT}
+  ${groupElement(threads)}
   fn main() {
     let lane = i32(localId.x);
     let id = i32(workgroupId.y) * ${MAX_WORKGROUPS} + i32(workgroupId.x);
@@ -139,7 +146,7 @@ class StatsProgram extends PerGroupProgram {
 
   getUserCode(): string {
     return `
-      ${GROUP_PROLOGUE}
+      ${groupPrologue(THREADS)}
         var s = 0.0;
         for (var k = 0; k < uniforms.steps; k = k + 1) {
           let e = lane + k * ${THREADS};
@@ -214,38 +221,43 @@ class GradStatsProgram extends PerGroupProgram {
   uniforms = GROUP_UNIFORMS;
   private readonly channelSums: boolean;
   private readonly silu: boolean;
+  private readonly threads: number;
 
-  /** `silu`: `dy` is the gradient of `y sigmoid(y)`, taken through the SiLU here (a 5th input, beta). */
-  constructor(g: Geometry, channelSums: boolean, silu = false) {
-    super(g);
+  /**
+   * `silu`: `dy` is the gradient of `y sigmoid(y)`, taken through the SiLU here (a 5th input,
+   * beta). `threads`: with `channelSums`, a multiple of the group's channel count (so each lane
+   * keeps to one channel; `gradStatsThreads`).
+   */
+  constructor(g: Geometry, channelSums: boolean, silu = false, threads = THREADS) {
+    super(g, threads);
     this.channelSums = channelSums;
     this.silu = silu;
+    this.threads = threads;
     if (silu) this.variableNames = ['dy', 'x', 'gamma', 'stats', 'beta'];
-    this.shaderKey = `mtdGroupNormGradStats_${channelSums}${silu ? '_silu' : ''}`;
+    this.shaderKey = `mtdGroupNormGradStats_${channelSums}${silu ? '_silu' : ''}_${threads}`;
     this.outputShape = [g.batch * g.groups, sumsWidth(g, channelSums)];
   }
 
   getUserCode(): string {
-    // Each lane's elements all lie in channel lane % perGroup (THREADS is a multiple of it): a
-    // tree over lanes down to perGroup leaves each channel's sum in partial[channel].
+    // Each lane's elements all lie in channel lane % perGroup (the workgroup's lane count is a
+    // multiple of it): lane c < perGroup adds up lanes c, c + perGroup, ...
     const channelSum = `
       fn channelSum(lane : i32, value : f32) -> f32 {
         partial[lane] = value;
         workgroupBarrier();
-        for (var stride = ${THREADS / 2}; stride >= uniforms.perGroup; stride = stride / 2) {
-          if (lane < stride) {
-            partial[lane] = partial[lane] + partial[lane + stride];
+        var total = 0.0;
+        if (lane < uniforms.perGroup) {
+          for (var j = lane; j < ${this.threads}; j = j + uniforms.perGroup) {
+            total = total + partial[j];
           }
-          workgroupBarrier();
         }
-        let total = partial[lane % uniforms.perGroup];
         workgroupBarrier();
         return total;
       }`;
     return `
       ${this.channelSums ? channelSum : ''}
       ${this.silu ? SILU_THROUGH : ''}
-      ${GROUP_PROLOGUE}
+      ${groupPrologue(this.threads)}
         let mean = select(0.0, stats[min(id, uniforms.total - 1) * 2], id < uniforms.total);
         let r = select(0.0, stats[min(id, uniforms.total - 1) * 2 + 1], id < uniforms.total);
         var s1 = 0.0;
@@ -253,7 +265,7 @@ class GradStatsProgram extends PerGroupProgram {
         var d1 = 0.0;
         var d2 = 0.0;
         for (var k = 0; k < uniforms.steps; k = k + 1) {
-          let e = lane + k * ${THREADS};
+          let e = lane + k * ${this.threads};
           if (e < count) {
             let i = groupElement(b, g, e);
             let ch = g * uniforms.perGroup + e % uniforms.perGroup;
@@ -431,9 +443,18 @@ function check(x: tf.TensorInfo, groups: number, where: string): Geometry {
   return geometry(x.shape, groups);
 }
 
-function groupUniforms(g: Geometry): Array<{ type: string; data: number[] }> {
+function groupUniforms(g: Geometry, threads = THREADS): Array<{ type: string; data: number[] }> {
   const count = g.positions * g.perGroup;
-  return intUniforms([g.positions, g.channels, g.groups, g.perGroup, count, Math.ceil(count / THREADS), g.batch * g.groups]);
+  return intUniforms([g.positions, g.channels, g.groups, g.perGroup, count, Math.ceil(count / threads), g.batch * g.groups]);
+}
+
+/**
+ * The gradient statistics' lanes: the most, up to THREADS, that are a multiple of a group's
+ * channel count (so the per-example channel sums ride along: 256 for 8 or 16 channels a group,
+ * 240 for 24), or undefined for groups of more than THREADS channels.
+ */
+export function gradStatsThreads(perGroup: number): number | undefined {
+  return perGroup > THREADS ? undefined : THREADS - (THREADS % perGroup);
 }
 
 /** `MtdGroupNorm` (or, with `silu`, `MtdGroupNormSilu`): two dispatches, statistics then apply. */
@@ -465,11 +486,12 @@ const groupNormGradKernelOf =
     // The per-example channel sums ride along when each thread keeps to one channel; otherwise
     // dgamma and dbeta are leading sums of full-size tensors, which need dy (through the SiLU)
     // stored: then it is, and the plain path runs on it.
-    const channelSums = THREADS % g.perGroup === 0;
+    const threads = gradStatsThreads(g.perGroup);
+    const channelSums = threads !== undefined;
     const through = silu && channelSums;
     const dy = silu && !channelSums ? backend.runWebGPUProgram(new SiluThroughProgram(size(x.shape)), [dyIn, x, gamma, stats, beta], 'float32', applyUniforms) : dyIn;
     const extra = through ? [beta] : [];
-    const sums = backend.runWebGPUProgram(new GradStatsProgram(g, channelSums, through), [dy, x, gamma, stats, ...extra], 'float32', groupUniforms(g));
+    const sums = backend.runWebGPUProgram(new GradStatsProgram(g, channelSums, through, threads), [dy, x, gamma, stats, ...extra], 'float32', groupUniforms(g, threads));
     const dx = backend.runWebGPUProgram(
       new InputGradProgram(size(x.shape), through),
       [dy, x, gamma, stats, sums, ...extra],
