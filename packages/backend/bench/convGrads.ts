@@ -3,8 +3,8 @@
  * own kernels (where they exist) against the ops-based forms in src/kernels/conv2dBackprop.ts, on
  * refUNet's 3x3 'same' convs; on webgpu also the WGSL GEMMs (forward, stride-1 input gradient,
  * filter gradient) under each tiling in `tilings` (comma-separated; default: every candidate in
- * GEMM_TILING_CANDIDATES), then a table of TFLOP/s per tiling and layer. This is the measurement behind which kernels
- * `registerTrainingKernels` installs. Timing queues `reps` runs and reads back one scalar
+ * GEMM_TILING_CANDIDATES), then a table of TFLOP/s per tiling and layer. This is the measurement
+ * behind which kernels `registerTrainingKernels` installs. Timing queues `reps` runs and reads back one scalar
  * (PLATFORM.md: never download to time). On a GPU, `reps` 20 or more.
  */
 import * as tf from '@tensorflow/tfjs';
@@ -56,8 +56,8 @@ await selectBackend(backend, { webgpu: { allowSoftwareAdapter: true } });
 // The built-ins are what is being compared against: take the replacements out.
 unregisterTrainingKernels(backend);
 const reps = Number(process.argv[4] ?? (backend === 'cpu' ? 1 : 3));
-const tilings = backend === 'webgpu' ? (process.argv[5]?.split(',') ?? [...GEMM_TILING_CANDIDATES]).map((name) => parseGemmTiling(name, 'tilings')) : [];
 const tilingNames = backend === 'webgpu' ? (process.argv[5]?.split(',') ?? [...GEMM_TILING_CANDIDATES]) : [];
+const tilings = tilingNames.map((name) => parseGemmTiling(name, 'tilings'));
 // TFLOP/s per tiling and form, one column per layer, for the table at the end.
 const table = new Map<string, string[]>();
 console.log(`backend ${backend}, batch ${batch}: ms per call (GFLOP/s), 3x3 'same'`);

@@ -22,7 +22,6 @@ export interface EmaOptions {
   layout?: StateLayout;
 }
 
-
 /**
  * A backend's one-kernel EMA step over a flat vector (implemented by `@mtd/backend` for webgpu),
  * used when registered: inputs `{ shadow, values }` (float32 `[N]`) and optionally `guard` (bool
@@ -30,6 +29,7 @@ export interface EmaOptions {
  * `decay shadow + (1 - decay) values`, as the ops path computes it.
  */
 export const EMA_UPDATE_KERNEL = 'MtdEmaUpdate';
+
 /** Variables whose shadows are stored, and updated, together. */
 interface Block extends Pack {
   readonly shadow: tf.Variable;

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { setKernelsRegistered, type WebgpuBackendLike } from './wgslProgram.js';
+import { FlatProgram, setKernelsRegistered, type WebgpuBackendLike } from './wgslProgram.js';
 
 /**
  * One EMA step over a flat vector as one WGSL program, registered for webgpu as `MtdEmaUpdate`,
@@ -12,19 +12,14 @@ import { setKernelsRegistered, type WebgpuBackendLike } from './wgslProgram.js';
  */
 export const EMA_UPDATE_KERNEL = 'MtdEmaUpdate';
 
-class EmaUpdateProgram {
+class EmaUpdateProgram extends FlatProgram {
   variableNames: string[];
   shaderKey: string;
-  outputShape: number[];
-  dispatchLayout = { x: [0] };
-  dispatch: [number, number, number];
-  workgroupSize: [number, number, number] = [64, 1, 1];
-  uniforms = 'n : i32, decay : f32,';
+  uniforms = 'decay : f32,';
   private readonly guarded: boolean;
 
   constructor(n: number, guarded: boolean) {
-    this.outputShape = [n];
-    this.dispatch = [Math.ceil(n / 64), 1, 1];
+    super(n);
     this.guarded = guarded;
     this.variableNames = guarded ? ['shadow', 'values', 'guard'] : ['shadow', 'values'];
     this.shaderKey = `mtdEmaUpdate_${guarded}`;
@@ -34,7 +29,7 @@ class EmaUpdateProgram {
     const next = 'uniforms.decay * s + (1.0 - uniforms.decay) * values[index]';
     return `
       fn main(index : i32) {
-        if (index < uniforms.n) {
+        if (index < uniforms.size) {
           let s = shadow[index];
           ${this.guarded ? `result[index] = select(s, ${next}, f32(guard[0]) != 0.0);` : `result[index] = ${next};`}
         }
@@ -54,11 +49,7 @@ const emaUpdate: tf.KernelFunc = (args) => {
   if (guard !== undefined && (guard.dtype !== 'bool' || guard.shape.length !== 0)) throw new RangeError(`${EMA_UPDATE_KERNEL}: inputs.guard must be a bool scalar when given`);
   if (!Number.isFinite(decay) || decay < 0 || decay > 1) throw new RangeError(`${EMA_UPDATE_KERNEL}: attrs.decay must be in [0, 1], got ${String(decay)}`);
   const inputs = [shadow!, values, ...(guard === undefined ? [] : [guard])];
-  const uniforms = [
-    { type: 'int32', data: [n] },
-    { type: 'float32', data: [decay] },
-  ];
-  return (args.backend as unknown as WebgpuBackendLike).runWebGPUProgram(new EmaUpdateProgram(n, guard !== undefined), inputs, 'float32', uniforms);
+  return (args.backend as unknown as WebgpuBackendLike).runWebGPUProgram(new EmaUpdateProgram(n, guard !== undefined), inputs, 'float32', [{ type: 'float32', data: [decay] }]);
 };
 
 const CONFIGS: tf.KernelConfig[] = [{ kernelName: EMA_UPDATE_KERNEL, backendName: 'webgpu', kernelFunc: emaUpdate }];

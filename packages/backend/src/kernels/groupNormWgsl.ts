@@ -33,7 +33,8 @@ export const GROUP_NORM_SILU_GRAD_KERNEL = 'MtdGroupNormSiluGrad';
 
 /**
  * WGSL: the gradient reaching GroupNorm's output `y = xh gamma + beta` through a SiLU, from the
- * SiLU's output gradient `dz` (MATH.md's SiLU derivative, as siluWgsl.ts's gradient program).
+ * SiLU's output gradient `dz` (the SiLU derivative `s (1 + y (1 - s))`, as siluWgsl.ts's gradient
+ * program; MATH.md 3 names the GroupNorm-SiLU blocks, not their derivatives).
  */
 const SILU_THROUGH = `
   ${SIGMOID}
