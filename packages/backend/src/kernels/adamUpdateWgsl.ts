@@ -9,8 +9,9 @@ import { setKernelsRegistered, type WebgpuBackendLike } from './wgslProgram.js';
  * - inputs `{ p, m, v, g }` (float32 `[N]`: values, first and second moments, gradients),
  *   `scale` (float32 scalar, multiplies `g`: the clip factor) and optionally `guard` (bool scalar);
  * - attrs `{ beta1, beta2, epsilon, stepSize, invSqrtBc2, decay }`;
- * - output float32 `[3N]`: `p'`, `m'`, `v'` one after the other, with (Adam with decoupled
- *   weight decay, as `@mtd/train`'s ops path computes it; MATH.md does not cover the optimizer) `g' = scale g`, `m' = beta1 m + (1 - beta1) g'`, `v' = beta2 v + (1 - beta2) g'^2`,
+ * - output float32 `[3N]`: `p'`, `m'`, `v'` one after the other: Adam with decoupled weight
+ *   decay as `@mtd/train`'s ops path computes it (MATH.md does not cover the optimizer),
+ *   `g' = scale g`, `m' = beta1 m + (1 - beta1) g'`, `v' = beta2 v + (1 - beta2) g'^2`,
  *   `p' = decay p - stepSize m' / (sqrt(v') invSqrtBc2 + epsilon)`; where `guard` is false, `p`,
  *   `m`, `v` unchanged (selected, so a NaN gradient cannot leak through).
  *
