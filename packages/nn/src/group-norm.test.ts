@@ -216,6 +216,7 @@ describe('groupNormSilu', () => {
         const viaKernels = all((t, g, b) => groupNormSilu(t, asNorm(g, b), 3));
         expect([calls, gradCalls]).toEqual([1, 1]);
         expect(handed).toEqual(['true true true true 2x3x2 3']);
+        await expectNoLeak(() => all((t, g, b) => groupNormSilu(t, asNorm(g, b), 3)), 'groupNormSilu under a tape');
         for (const [i, name] of ['dx', 'dgamma', 'dbeta'].entries()) {
           expectClose(await viaKernels[i]!.data(), expected[i]!, { rtol: 0, atol: 0, label: `gradient kernel ${name}` });
         }
