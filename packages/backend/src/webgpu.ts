@@ -11,6 +11,7 @@ import { setMatMulWgsl } from './kernels/matMulWgsl.js';
 import { setWebgpuAdamUpdate } from './kernels/adamUpdateWgsl.js';
 import { setWebgpuEmaUpdate } from './kernels/emaUpdateWgsl.js';
 import { setWebgpuFilterGradient, type WebgpuFilterGradient } from './kernels/register.js';
+import { activeRecording, RECORDING_HOOKS, type GpuCommandEncoderLike } from './graph/stepRecording.js';
 
 /**
  * WebGPU under Node through Dawn (the npm package `webgpu`, which ships `dawn.node`).
@@ -286,7 +287,10 @@ interface UploadingBackend {
   tensorMap: { get(dataId: object): { resource: unknown; values: ArrayLike<number> | null; dtype: tf.DataType; shape: number[] } };
   bufferManager: { acquireBuffer(size: number, usage: number): unknown };
   queue: { writeBuffer(buffer: unknown, offset: number, data: ArrayBufferView): void };
+  commandEncoder: GpuCommandEncoderLike | null;
   uploadToGPU(dataId: object): void;
+  ensureCommandEncoderReady(): void;
+  getBufferData(buffer: unknown): Promise<ArrayBuffer>;
 }
 
 /**
@@ -300,9 +304,31 @@ interface UploadingBackend {
 function withQueuedUploads(Base: unknown): new (device: unknown, info: unknown) => tf.KernelBackend {
   const Parent = Base as new (device: unknown, info: unknown) => UploadingBackend;
   class QueuedUploadBackend extends Parent {
+    /** Marks the class whose hooks a `StepRecording` relies on (stepRecording.ts). */
+    readonly [RECORDING_HOOKS] = true;
+
     override uploadToGPU(dataId: object): void {
+      this.queuedUpload(dataId);
+      const recording = activeRecording();
+      if (recording !== null) recording.owner(this.tensorMap.get(dataId).resource, dataId);
+    }
+
+    override ensureCommandEncoderReady(): void {
+      const before = this.commandEncoder;
+      super.ensureCommandEncoderReady();
+      const recording = activeRecording();
+      if (recording !== null && this.commandEncoder !== before && this.commandEncoder !== null) recording.encoder(this.commandEncoder);
+    }
+
+    override getBufferData(buffer: unknown): Promise<ArrayBuffer> {
+      activeRecording()?.readBack();
+      return super.getBufferData(buffer);
+    }
+
+    private queuedUpload(dataId: object): void {
       const data = this.tensorMap.get(dataId);
       if (data.resource != null || data.values == null || (data.dtype !== 'float32' && data.dtype !== 'int32' && data.dtype !== 'bool')) {
+        if (data.resource == null && data.values != null) activeRecording()?.unsupported(`an upload of a ${data.dtype} tensor`);
         super.uploadToGPU(dataId);
         return;
       }
