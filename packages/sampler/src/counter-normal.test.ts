@@ -49,7 +49,15 @@ describe('counterNormal', () => {
         expect(device.shape).toEqual(shape);
         expect(Array.from(device.dataSync())).toEqual(expected);
         expect(calls.pop()).toEqual({ keys, counter, size: rowSize });
-        tf.dispose([host, device]);
+        // The keys as an int32 tensor of their bits (a step graph's input): the same, either path.
+        const bits = tf.tensor2d(new Int32Array(Uint32Array.from(keys).buffer), [pairs.length, 2], 'int32');
+        const fromTensorHost = counterNormal(bits, counter, shape);
+        registerCpuKernel();
+        const fromTensorDevice = counterNormal(bits, counter, shape);
+        tf.unregisterKernel(COUNTER_NORMAL_KERNEL, 'cpu');
+        expect(Array.from(fromTensorHost.dataSync())).toEqual(expected);
+        expect(Array.from(fromTensorDevice.dataSync())).toEqual(expected);
+        tf.dispose([host, device, bits, fromTensorHost, fromTensorDevice]);
       }),
       { numRuns: 60 },
     );
@@ -68,6 +76,9 @@ describe('counterNormal', () => {
       if (kernel) registerCpuKernel();
       const before = tf.memory().numTensors;
       counterNormal([1, 2, 3, 4], 0, [2, 3]).dispose();
+      const keys = tf.tensor2d([1, 2, 3, 4], [2, 2], 'int32');
+      counterNormal(keys, 0, [2, 3]).dispose();
+      keys.dispose();
       expect(tf.memory().numTensors).toBe(before);
     }
   });
@@ -77,6 +88,9 @@ describe('counterNormal', () => {
     expect(() => counterNormal([], 0, [2])).toThrow(/counterNormal: keys must hold two words/);
     expect(() => counterNormal([1, 2 ** 32], 0, [2])).toThrow(/counterNormal: keys\[1\] must be an integer in 0\.\.2\^32-1/);
     expect(() => counterNormal([1, 2], 0.5, [2])).toThrow(/counterNormal: counter must be an integer in 0\.\.2\^32-1, got 0.5/);
+    const floatKeys = tf.zeros([1, 2]);
+    expect(() => counterNormal(floatKeys, 0, [2])).toThrow(/counterNormal: keys as a tensor must be int32 \[R, 2\] \(the words' bits\), R >= 1 dividing the 2 elements of shape \[2\], got float32 \[1, 2\]/);
+    floatKeys.dispose();
     expect(() => counterNormal([1, 2], 0, [2, -1])).toThrow(/counterNormal: shape must be an array of integers >= 0, got \[2,-1\]/);
   });
 });

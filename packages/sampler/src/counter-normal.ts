@@ -17,12 +17,22 @@ export const COUNTER_NORMAL_KERNEL = 'MtdCounterNormal';
  * device where the backend registers `MtdCounterNormal` (webgpu through `@mtd/backend`: nothing
  * computed on or uploaded from the host), else computed on the host and uploaded.
  */
-export function counterNormal(keys: Uint32Array | readonly number[], counter: number, shape: readonly number[]): tf.Tensor {
+export function counterNormal(keys: Uint32Array | readonly number[] | tf.Tensor, counter: number, shape: readonly number[]): tf.Tensor {
   const where = 'counterNormal';
   if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) {
     throw new RangeError(`${where}: shape must be an array of integers >= 0, got ${JSON.stringify(shape)}`);
   }
   const size = shape.reduce((a, d) => a * d, 1);
+  if (keys instanceof tf.Tensor) {
+    // The key words as a tensor (int32 [R, 2], their bits): a per-step input of a step graph.
+    if (keys.dtype !== 'int32' || keys.rank !== 2 || keys.shape[1] !== 2 || keys.shape[0]! < 1 || size % keys.shape[0]! !== 0) {
+      throw new RangeError(`${where}: keys as a tensor must be int32 [R, 2] (the words' bits), R >= 1 dividing the ${size} elements of shape [${shape.join(', ')}], got ${keys.dtype} [${keys.shape.join(', ')}]`);
+    }
+    if (!Number.isInteger(counter) || counter < 0 || counter > 0xffffffff) throw new RangeError(`${where}: counter must be an integer in 0..2^32-1, got ${counter}`);
+    if (tf.getKernel(COUNTER_NORMAL_KERNEL, tf.getBackend()) === undefined) return counterNormal(new Uint32Array(Int32Array.from(keys.dataSync()).buffer), counter, shape);
+    const rowSize = size / keys.shape[0]!;
+    return tf.tidy(() => tf.reshape(tf.engine().runKernel(COUNTER_NORMAL_KERNEL, { keys }, { counter, size: rowSize }) as tf.Tensor, [...shape]));
+  }
   const rows = keys.length / 2;
   if (!Number.isInteger(rows) || rows < 1 || size % rows !== 0) {
     throw new RangeError(`${where}: keys must hold two words for each of R rows, R >= 1 dividing the ${size} elements of shape [${shape.join(', ')}], got ${keys.length} words`);

@@ -140,6 +140,26 @@ export class Adam {
   }
 
   /**
+   * The per-update scalars of the next update, `[stepSize, invSqrtBc2, decay]` (float32): what
+   * `apply`'s `options.coefficients` takes as a tensor, so that a recorded step (`StepGraph`)
+   * gets them as an input instead of uploading numbers of its own.
+   */
+  nextCoefficients(): Float32Array {
+    const c = this.coefficientsAt(this.updates + 1);
+    return Float32Array.of(c.stepSize, c.invSqrtBc2, c.decay);
+  }
+
+  /** Counts an update that was made without `apply` (a replayed step graph). */
+  advanceCount(): void {
+    this.updates += 1;
+  }
+
+  private coefficientsAt(k: number): { stepSize: number; invSqrtBc2: number; decay: number } {
+    const lr = this.learningRate(k);
+    return { stepSize: lr / (1 - this.beta1 ** k), invSqrtBc2: 1 / Math.sqrt(1 - this.beta2 ** k), decay: 1 - lr * this.weightDecay };
+  }
+
+  /**
    * One update from gradients by variable name, each multiplied by `gradScale` first (the
    * gradient-clipping factor, a number or a scalar tensor). A variable without a gradient (not
    * connected to the loss) is left alone, moments included, as PyTorch skips parameters whose
@@ -150,11 +170,14 @@ export class Adam {
    * their values (a step that cannot read its loss back before updating guards the update with
    * "the loss and gradient norm are finite"). The count advances either way: `rewindCount()` takes
    * it back once the guard is known to have been false.
+   *
+   * `options.coefficients`: `nextCoefficients()` as a float32 `[3]` tensor, used instead of
+   * numbers the update would upload itself (the values are the same).
    */
   apply(
     grads: Readonly<Record<string, tf.Tensor>>,
     gradScale: number | tf.Scalar = 1,
-    options: { onlyIf?: tf.Tensor; flatGradients?: tf.Tensor; returnValues?: boolean } = {},
+    options: { onlyIf?: tf.Tensor; flatGradients?: tf.Tensor; returnValues?: boolean; coefficients?: tf.Tensor } = {},
   ): tf.Tensor1D | undefined {
     const where = 'Adam.apply';
     if (gradScale instanceof tf.Tensor) {
@@ -179,11 +202,12 @@ export class Adam {
     if (flat !== undefined && (!(flat instanceof tf.Tensor) || this.layout !== 'flat' || this.blocks.length !== 1 || flat.rank !== 1 || flat.size !== this.blocks[0]!.size)) {
       rangeFail(where, 'options.flatGradients', `flatGradients(grads)'s result (the flat layout's ${this.blocks[0]!.size} gradients)`, flat);
     }
+    const given = options.coefficients;
+    if (given !== undefined && (!(given instanceof tf.Tensor) || given.dtype !== 'float32' || given.rank !== 1 || given.size !== 3)) {
+      rangeFail(where, 'options.coefficients', 'a float32 tensor [3] (nextCoefficients())', given);
+    }
     const k = this.updates + 1;
-    const lr = this.learningRate(k);
-    const bc1 = 1 - this.beta1 ** k;
-    const bc2 = 1 - this.beta2 ** k;
-    const c = { stepSize: lr / bc1, invSqrtBc2: 1 / Math.sqrt(bc2), decay: 1 - lr * this.weightDecay, gradScale, guard, flat };
+    const c = { ...this.coefficientsAt(k), gradScale, guard, flat, given };
     let values: tf.Tensor1D | undefined;
     for (const block of this.blocks) {
       const updated = tf.tidy(() => this.updateBlock(block, grads, c));
@@ -204,7 +228,7 @@ export class Adam {
   private updateBlock(
     block: Block,
     grads: Readonly<Record<string, tf.Tensor>>,
-    c: { stepSize: number; invSqrtBc2: number; decay: number; gradScale: number | tf.Scalar; guard: tf.Tensor | undefined; flat: tf.Tensor | undefined },
+    c: { stepSize: number; invSqrtBc2: number; decay: number; gradScale: number | tf.Scalar; guard: tf.Tensor | undefined; flat: tf.Tensor | undefined; given: tf.Tensor | undefined },
   ): tf.Tensor | undefined {
     const present = block.members.map((i) => grads[this.variables[i]!.name] !== undefined);
     if (!present.some(Boolean)) return undefined;
@@ -221,7 +245,7 @@ export class Adam {
       // The backend's one-program update (webgpu through @mtd/backend): the same formulas.
       const scale = typeof c.gradScale === 'number' ? tf.scalar(c.gradScale) : c.gradScale;
       const attrs = { beta1: this.beta1, beta2: this.beta2, epsilon: this.epsilon, stepSize: c.stepSize, invSqrtBc2: c.invSqrtBc2, decay: c.decay };
-      const inputs = { p, m, v, g: g0, scale, ...(c.guard === undefined ? {} : { guard: c.guard }) };
+      const inputs = { p, m, v, g: g0, scale, ...(c.guard === undefined ? {} : { guard: c.guard }), ...(c.given === undefined ? {} : { coefficients: c.given }) };
       const out = tf.engine().runKernel(ADAM_UPDATE_KERNEL, inputs, attrs as unknown as tf.NamedAttrMap) as tf.Tensor1D;
       const [pOut, mOut, vOut] = flatSplit(out, [[block.size], [block.size], [block.size]]);
       block.m.assign(mOut!);
@@ -230,12 +254,14 @@ export class Adam {
       picked.forEach(({ variable }, j) => variable.assign(values[j]!));
       return pOut;
     }
+    // The per-update scalars: from the given tensor (the same float32 values) or as numbers.
+    const [stepSize, invSqrtBc2, decay] = c.given !== undefined ? tf.unstack(c.given) : [tf.scalar(c.stepSize), tf.scalar(c.invSqrtBc2), tf.scalar(c.decay)];
     const g = c.gradScale === 1 ? g0 : tf.mul(g0, typeof c.gradScale === 'number' ? tf.scalar(c.gradScale) : c.gradScale);
     const mNew = tf.add(tf.mul(tf.scalar(this.beta1), m), tf.mul(tf.scalar(1 - this.beta1), g));
     const vNew = tf.add(tf.mul(tf.scalar(this.beta2), v), tf.mul(tf.scalar(1 - this.beta2), tf.square(g)));
-    const denom = tf.add(tf.mul(tf.sqrt(vNew), tf.scalar(c.invSqrtBc2)), tf.scalar(this.epsilon));
-    const decayed = this.weightDecay > 0 ? tf.mul(p, tf.scalar(c.decay)) : p;
-    const stepped = tf.sub(decayed, tf.mul(tf.scalar(c.stepSize), tf.div(mNew, denom)));
+    const denom = tf.add(tf.mul(tf.sqrt(vNew), invSqrtBc2!), tf.scalar(this.epsilon));
+    const decayed = this.weightDecay > 0 ? tf.mul(p, decay!) : p;
+    const stepped = tf.sub(decayed, tf.mul(stepSize!, tf.div(mNew, denom)));
     // The guard selects, not multiplies: a NaN update times 0 is still NaN.
     const kept = (updated: tf.Tensor, old: tf.Tensor) => (c.guard === undefined ? updated : tf.where(c.guard, updated, old));
     const pNew = kept(stepped, p);

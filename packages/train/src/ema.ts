@@ -72,12 +72,26 @@ export class Ema {
   }
 
   /**
+   * The decay of the next update as a float32 `[1]` array: what `update`'s `options.coefficients`
+   * takes as a tensor (for a recorded step, `StepGraph`).
+   */
+  nextCoefficients(): Float32Array {
+    return Float32Array.of(this.decayAt(this.updates + 1));
+  }
+
+  /** Counts an update that was made without `update` (a replayed step graph). */
+  advanceCount(): void {
+    this.updates += 1;
+  }
+
+  /**
    * One update from the current variable values. `options.onlyIf`, a boolean scalar tensor: where
    * it is false the shadows keep their values; the count advances either way (`rewindCount()`
    * takes it back), as `Adam.apply`'s guard. `options.values`: those values already flat in this
    * EMA's order (flat layout), e.g. `Adam.apply`'s result with `returnValues` over the same list.
+   * `options.coefficients`: `nextCoefficients()` as a tensor, used instead of the number.
    */
-  update(options: { onlyIf?: tf.Tensor; values?: tf.Tensor } = {}): void {
+  update(options: { onlyIf?: tf.Tensor; values?: tf.Tensor; coefficients?: tf.Tensor } = {}): void {
     const guard = options.onlyIf;
     if (guard !== undefined && (!(guard instanceof tf.Tensor) || guard.rank !== 0 || guard.dtype !== 'bool')) {
       rangeFail('Ema.update', 'options.onlyIf', 'a bool scalar tensor', guard);
@@ -88,6 +102,10 @@ export class Ema {
     if (given !== undefined && (!(given instanceof tf.Tensor) || this.blocks.length !== 1 || given.rank !== 1 || given.size !== this.blocks[0]!.size)) {
       rangeFail('Ema.update', 'options.values', `the flat layout's ${this.blocks[0]!.size} current values`, given);
     }
+    const coefficients = options.coefficients;
+    if (coefficients !== undefined && (!(coefficients instanceof tf.Tensor) || coefficients.dtype !== 'float32' || coefficients.rank !== 1 || coefficients.size !== 1)) {
+      rangeFail('Ema.update', 'options.coefficients', 'a float32 tensor [1] (nextCoefficients())', coefficients);
+    }
     const k = this.updates + 1;
     const d = this.decayAt(k);
     for (const block of this.blocks) {
@@ -95,11 +113,13 @@ export class Ema {
         const values = given ?? this.flatValues(block.members);
         if (tf.getKernel(EMA_UPDATE_KERNEL, tf.getBackend()) !== undefined && block.shadow.rank === 1 && values.rank === 1) {
           // The backend's one-program update (webgpu through @mtd/backend): the same formula.
-          const inputs = { shadow: block.shadow, values, ...(guard === undefined ? {} : { guard }) };
+          const inputs = { shadow: block.shadow, values, ...(guard === undefined ? {} : { guard }), ...(coefficients === undefined ? {} : { coefficients }) };
           block.shadow.assign(tf.engine().runKernel(EMA_UPDATE_KERNEL, inputs, { decay: d }) as tf.Tensor);
           return;
         }
-        const next = tf.add(tf.mul(tf.scalar(d), block.shadow), tf.mul(tf.scalar(1 - d), values));
+        // From the given tensor: 1 - d in float32, where the number path rounds 1 - d from float64.
+        const [keep, take] = coefficients !== undefined ? [tf.reshape(coefficients, []), tf.sub(1, tf.reshape(coefficients, []))] : [tf.scalar(d), tf.scalar(1 - d)];
+        const next = tf.add(tf.mul(keep, block.shadow), tf.mul(take, values));
         block.shadow.assign(guard === undefined ? next : tf.where(guard, next, block.shadow));
       });
     }

@@ -23,6 +23,7 @@ import { JsonlLog } from './log.js';
 import { checkTrainableModel, type TrainableModel } from './model.js';
 import { ProgressBar, type ProgressOptions, type ProgressStream } from './progress.js';
 import type { SafeTensor } from '@mtd/io';
+import { StepGraph, startStepRecording, type StepRecording } from '@mtd/backend';
 
 /**
  * Draws the timesteps of one batch (1-based, in `1..T`) from the trainer's stream. Return
@@ -76,7 +77,28 @@ export interface TrainerOptions {
   exampleWeights?: ExampleWeightFn;
   /** The experiment config (JSON), stored in every checkpoint. */
   config?: unknown;
+  /**
+   * `'auto'` (default): on the webgpu backend, the GPU commands of two consecutive steps are
+   * recorded and, when they are the same, later steps replay them (`StepGraph`, @mtd/backend)
+   * without running the step's code: the host's work per step falls from recording ~960 GPU
+   * programs to one command buffer (issue 7). The results are the same bit for bit. The trainer
+   * records again after its variables were assigned (`restore`), and runs every step the usual way
+   * when a step cannot be replayed (`graphStatus` says why: e.g. a model whose dropout draws on the
+   * host). Replayed steps are not overlapped (`overlapSteps`): they leave the host nearly idle.
+   * `'off'`: never. Other backends: never.
+   */
+  stepGraph?: 'auto' | 'off';
 }
+
+/** Whether the trainer replays its steps from a recording (`TrainerOptions.stepGraph`). */
+export interface StepGraphStatus {
+  state: 'off' | 'recording' | 'replaying' | 'unavailable';
+  /** Why it is not replaying (yet), if it is not. */
+  reason?: string;
+}
+
+/** Consecutive pairs of recorded steps compared before the trainer gives up on a graph. */
+const GRAPH_TRIES = 3;
 
 export interface StepResult {
   /** Completed updates after this step (1-based index of this step). */
@@ -149,15 +171,37 @@ export interface TrainLoopOptions {
 /** A step recorded on the backend whose statistics are not read back yet. */
 interface PendingStep {
   step: number;
-  /** [loss, noise, ...head terms, gradient norm]. */
-  stats: tf.Tensor;
-  /** `stats`' values, read back from the moment the step was recorded. */
+  /** [loss, noise, ...head terms, gradient norm] (none for a replayed step: its values come from the graph). */
+  stats?: tf.Tensor;
+  /** The statistics' values, read back from the moment the step was recorded. */
   values: Promise<tf.TypedArray>;
   /** Whether this step's update was made (loss and norm finite, and the previous step's too). */
-  finite: tf.Tensor;
+  finite?: tf.Tensor;
   termNames: string[];
   lr: number;
   examples: number;
+  /** This step's GPU commands, recorded to build a step graph. */
+  recording?: StepRecording;
+}
+
+/** What one step takes from the host, as tensors (`tensors`: all of them, in a fixed order). */
+interface StepInputs {
+  B: number;
+  lr: number;
+  /** The model's dropout seed (a per-step host value: a model that uses it cannot be replayed). */
+  seed: number;
+  tensors: tf.Tensor[];
+  z0: tf.Tensor;
+  values: Record<string, tf.Tensor>;
+  t: tf.Tensor1D;
+  /** Per modality: 1 where the model is given it, 0 where dropped (undefined: always dropped). */
+  present: (tf.Tensor1D | undefined)[];
+  /** Per modality: its head's per-example weights (undefined: none, or no head term). */
+  headWeights: (tf.Tensor1D | undefined)[];
+  noiseWeights: tf.Tensor1D | undefined;
+  noiseKey: tf.Tensor;
+  adam: tf.Tensor1D;
+  ema: tf.Tensor1D | undefined;
 }
 
 export interface TrainSummary {
@@ -210,6 +254,14 @@ export class Trainer {
   /** The step `train()` is reading back while the next one may be queued. */
   private inFlight: PendingStep | undefined;
   private lastCheckpoint: string | undefined;
+  private readonly stepGraph: 'auto' | 'off';
+  private graph: StepGraph | undefined;
+  /** The last recorded step, waiting for the next to compare with. */
+  private lastRecording: StepRecording | undefined;
+  private graphTries = 0;
+  private graphReason: string | undefined;
+  /** The head terms the last recorded step reported (a replayed step reports the same). */
+  private termNames: string[] = [];
 
   constructor(options: TrainerOptions) {
     const where = 'Trainer';
@@ -249,6 +301,8 @@ export class Trainer {
     this.exampleWeights = options.exampleWeights;
     if (this.exampleWeights !== undefined && typeof this.exampleWeights !== 'function') typeFail(where, 'options.exampleWeights', 'a function', this.exampleWeights);
     this.config = options.config ?? null;
+    this.stepGraph = options.stepGraph ?? 'auto';
+    if (this.stepGraph !== 'auto' && this.stepGraph !== 'off') typeFail(where, 'options.stepGraph', "'auto' or 'off'", this.stepGraph);
     this.adam = new Adam(this.model.variables, adamOptions);
     this.ema = options.ema === false ? undefined : new Ema(this.model.variables, options.ema ?? { decay: 0.999 });
   }
@@ -256,6 +310,15 @@ export class Trainer {
   /** Completed optimizer updates. */
   get step(): number {
     return this.completed;
+  }
+
+  /** Whether steps are replayed from a recording, and why not when they are not. */
+  get graphStatus(): StepGraphStatus {
+    if (this.stepGraph === 'off') return { state: 'off', reason: "options.stepGraph is 'off'" };
+    if (tf.getBackend() !== 'webgpu') return { state: 'off', reason: `the ${tf.getBackend()} backend runs every step (step graphs are for webgpu)` };
+    if (this.graph?.current === true) return { state: 'replaying' };
+    const reason = this.graphReason ?? 'not recorded yet';
+    return this.graphTries >= GRAPH_TRIES ? { state: 'unavailable', reason } : { state: 'recording', reason };
   }
 
   /** Path of the last checkpoint this trainer wrote or was restored from. */
@@ -278,16 +341,55 @@ export class Trainer {
    * Records step `completed + 1` (+1 more if one is in flight) on the backend and returns what
    * its end needs; nothing is read back. `after`: the previous queued step's "finite" flag, so
    * this step's update is also skipped when that one's is (a diverged step stops the next too).
+   * On webgpu with `stepGraph: 'auto'` and nothing in flight the step is replayed from a
+   * recording of earlier steps, or recorded to make one.
    */
   private queueStep(after?: tf.Tensor): PendingStep {
     const where = 'Trainer.trainStep';
     const k = this.completed + (this.inFlight !== undefined ? 2 : 1);
+    const graphNow = after === undefined && this.inFlight === undefined ? this.graphMode() : 'none';
+    const inputs = this.drawStep(where);
+    if (graphNow === 'replay') {
+      try {
+        const values = this.graph!.run(inputs.tensors).then(([stats]) => stats!);
+        this.adam.advanceCount();
+        this.ema?.advanceCount();
+        return { step: k, values, termNames: this.termNames, lr: inputs.lr, examples: inputs.B };
+      } finally {
+        tf.dispose(inputs.tensors);
+      }
+    }
+    const recording = graphNow === 'record' ? this.startRecording(inputs.tensors) : undefined;
+    let recorded: { stats: tf.Tensor; guard: tf.Tensor; termNames: string[] } | undefined;
+    try {
+      recorded = this.recordStep(inputs, after);
+    } finally {
+      tf.dispose(inputs.tensors);
+      if (recording !== undefined && recorded === undefined) recording.abandon();
+    }
+    const { stats, guard, termNames } = recorded;
+    recording?.finish([stats]);
+    // The read-back starts now: its copy is queued right behind this step's work, so it resolves
+    // when this step is done even if the next one is recorded meanwhile.
+    return { step: k, stats, values: stats.data(), finite: guard, termNames, lr: inputs.lr, examples: inputs.B, ...(recording !== undefined ? { recording } : {}) };
+  }
+
+  /**
+   * Draws everything a step takes from the host (MATH.md 4: the batch, `t`, the conditions to
+   * drop, the noise key, the per-example weights, the optimizer's per-update scalars) and makes
+   * them tensors: the step's inputs, the only per-step values a recorded step graph gets.
+   */
+  private drawStep(where: string): StepInputs {
     const batch = this.data.next();
-    const kept: tf.Tensor[] = [];
-    const keptAtEnd: tf.Tensor[] = [];
-    let grads: tf.NamedTensorMap | undefined;
+    const tensors: tf.Tensor[] = [];
+    const input = <T extends tf.Tensor>(t: T): T => {
+      tensors.push(t);
+      return t;
+    };
     try {
       const B = this.checkBatch(where, batch);
+      input(batch.z0);
+      const values = Object.fromEntries(this.modalities.map((m) => [m.name, input(batch.values[m.name]!)]));
       const { t, weights: importance } = this.drawTimesteps(where, B);
       const present = this.modalities.map((_, i) => {
         const p = this.dropout[i]!;
@@ -296,22 +398,61 @@ export class Trainer {
       const noiseKey = [this.rng.nextUint32(), this.rng.nextUint32()];
       const seed = this.rng.nextUint32();
       const noiseWeights = product(importance, this.exampleWeights?.(t, this.schedule), B, 'options.exampleWeights');
+      const headWeights = this.modalities.map((m, i) => {
+        if (this.headWeights[i] === 0) return undefined;
+        const dropped = this.headLossOnKnown || this.dropout[i]! >= 1 ? undefined : present[i]!.map((v) => 1 - v);
+        const w = product(importance, dropped, B, '');
+        return w === undefined ? undefined : input(tf.tensor1d(w));
+      });
+      return {
+        B,
+        lr: this.adam.nextLearningRate(),
+        seed,
+        tensors,
+        z0: batch.z0,
+        values,
+        t: input(tf.tensor1d(t, 'int32')),
+        present: this.modalities.map((_, i) => (this.dropout[i]! >= 1 ? undefined : input(tf.tensor1d(present[i]!)))),
+        headWeights,
+        noiseWeights: noiseWeights === undefined ? undefined : input(tf.tensor1d(noiseWeights)),
+        noiseKey: input(tf.tensor2d(new Int32Array(Uint32Array.from(noiseKey).buffer), [1, 2], 'int32')),
+        adam: input(tf.tensor1d(this.adam.nextCoefficients())),
+        ema: this.ema === undefined ? undefined : input(tf.tensor1d(this.ema.nextCoefficients())),
+      };
+    } catch (error) {
+      tf.dispose([batch?.z0, ...Object.values(batch?.values ?? {}), ...tensors].filter((x): x is tf.Tensor => x instanceof tf.Tensor));
+      throw error;
+    }
+  }
 
-      const termNames: string[] = [];
+  /**
+   * The step's tensor work (MATH.md 4, steps 3-5) from its inputs alone: forward process, model,
+   * multi-task loss, gradients, clipping, Adam and EMA, guarded by "loss and norm finite". Returns
+   * the statistics `[loss, noise, ...terms, norm]` and the guard; everything else it made is gone.
+   */
+  private recordStep(inp: StepInputs, after: tf.Tensor | undefined): { stats: tf.Tensor; guard: tf.Tensor; termNames: string[] } {
+    const where = 'Trainer.trainStep';
+    const { B, z0 } = inp;
+    const kept: tf.Tensor[] = [];
+    /** The heads' terms, by modality name; `reported`: the noise term and each head's, in that order. */
+    const termNames: string[] = [];
+    const reported: tf.Tensor[] = [];
+    let grads: tf.NamedTensorMap | undefined;
+    try {
       const result = tf.variableGrads(() => {
-        const tTensor = tf.tensor1d(t, 'int32');
-        const eps = counterNormal(noiseKey, 0, batch.z0.shape);
-        const inputs = this.modalities.map((m) => modalityInput(m, batch.values[m.name]!, B, where));
-        const encodings = this.modalities.map((m, i) => encodeModality(m, inputs[i]!, batch.z0.shape, where));
-        const zt = qSample({ schedule: this.schedule, weights: this.weights, t, z0: batch.z0, encodings, noise: eps });
+        const eps = counterNormal(inp.noiseKey, 0, z0.shape);
+        const inputs = this.modalities.map((m) => modalityInput(m, inp.values[m.name]!, B, where));
+        const encodings = this.modalities.map((m, i) => encodeModality(m, inputs[i]!, z0.shape, where));
+        const zt = qSample({ schedule: this.schedule, weights: this.weights, t: inp.t, z0, encodings, noise: eps });
         const known: Record<string, tf.Tensor> = {};
         const presentTensors: Record<string, tf.Tensor1D> = {};
         this.modalities.forEach((m, i) => {
-          if (this.dropout[i]! >= 1) return;
+          const present = inp.present[i];
+          if (present === undefined) return;
           known[m.name] = inputs[i]!;
-          presentTensors[m.name] = tf.tensor1d(present[i]!);
+          presentTensors[m.name] = present;
         });
-        const out = this.model.forward({ zt, t: tTensor, known, present: presentTensors, training: true, seed });
+        const out = this.model.forward({ zt, t: inp.t, known, present: presentTensors, training: true, seed: inp.seed });
         const heads: HeadLossTerm[] = [];
         this.modalities.forEach((m, i) => {
           const prediction = out.heads[m.name];
@@ -323,16 +464,8 @@ export class Trainer {
             }
             target = tf.reshape(target, prediction.shape);
           }
-          const dropped = this.headLossOnKnown || this.dropout[i]! >= 1 ? undefined : present[i]!.map((v) => 1 - v);
-          const w = product(importance, dropped, B, '');
-          heads.push({
-            name: m.name,
-            kind: m.kind,
-            target,
-            prediction,
-            weight: this.headWeights[i]!,
-            ...(w !== undefined ? { exampleWeights: tf.tensor1d(w) } : {}),
-          });
+          const w = inp.headWeights[i];
+          heads.push({ name: m.name, kind: m.kind, target, prediction, weight: this.headWeights[i]!, ...(w !== undefined ? { exampleWeights: w } : {}) });
           termNames.push(m.name);
         });
         const loss = multiTaskLoss({
@@ -340,9 +473,9 @@ export class Trainer {
           epsHat: out.eps,
           heads,
           rho: this.rho,
-          ...(noiseWeights !== undefined ? { exampleWeights: tf.tensor1d(noiseWeights) } : {}),
+          ...(inp.noiseWeights !== undefined ? { exampleWeights: inp.noiseWeights } : {}),
         });
-        kept.push(tf.keep(loss.noise), ...termNames.map((n) => tf.keep(loss.terms[n]!)));
+        reported.push(tf.keep(loss.noise), ...termNames.map((n) => tf.keep(loss.terms[n]!)));
         return loss.total;
       }, this.model.variables.map((v) => v.variable));
       grads = result.grads;
@@ -362,26 +495,28 @@ export class Trainer {
       const { stats, scale, finite } = tf.tidy(() => {
         const norm = globalNorm(flatGrads !== undefined ? [flatGrads] : Object.values(named), { layout: this.adam.layout });
         return {
-          stats: tf.stack([result.value, ...kept.slice(0, -1), norm]),
+          stats: tf.stack([result.value, ...reported, norm]),
           scale: clipScale(norm, this.clipGradNorm),
           finite: tf.logicalAnd(tf.isFinite(result.value), tf.isFinite(norm)).reshape([]),
         };
       });
-      kept.push(stats, scale, finite);
-      const lr = this.adam.nextLearningRate();
+      kept.push(scale);
       const guard = after === undefined ? finite : tf.tidy(() => tf.logicalAnd(finite, after));
-      if (guard !== finite) kept.push(guard);
-      const values = this.adam.apply(named, scale, { onlyIf: guard, returnValues: this.ema?.layout === 'flat', ...(flatGrads !== undefined ? { flatGradients: flatGrads } : {}) });
-      if (values !== undefined) kept.push(values);
-      // Both were built from the model's variables in order: the EMA takes Adam's flat result.
-      this.ema?.update({ onlyIf: guard, ...(values !== undefined ? { values } : {}) });
+      if (guard !== finite) kept.push(finite);
+      try {
+        const values = this.adam.apply(named, scale, { onlyIf: guard, returnValues: this.ema?.layout === 'flat', coefficients: inp.adam, ...(flatGrads !== undefined ? { flatGradients: flatGrads } : {}) });
+        if (values !== undefined) kept.push(values);
+        // Both were built from the model's variables in order: the EMA takes Adam's flat result.
+        this.ema?.update({ onlyIf: guard, ...(values !== undefined ? { values } : {}), ...(inp.ema !== undefined ? { coefficients: inp.ema } : {}) });
+      } catch (error) {
+        tf.dispose([stats, guard]);
+        throw error;
+      }
       // Only these outlive the recording: the rest may go (the GPU keeps what queued work reads).
-      keptAtEnd.push(stats, guard);
-      // The read-back starts now: its copy is queued right behind this step's work, so it resolves
-      // when this step is done even if the next one is recorded meanwhile.
-      return { step: k, stats, values: stats.data(), finite: guard, termNames, lr, examples: B };
+      this.termNames = termNames;
+      return { stats, guard, termNames };
     } finally {
-      tf.dispose([batch?.z0, ...Object.values(batch?.values ?? {}), ...kept].filter((x): x is tf.Tensor => x instanceof tf.Tensor && !keptAtEnd.includes(x)));
+      tf.dispose([...kept, ...reported]);
       if (grads !== undefined) tf.dispose(grads);
     }
   }
@@ -389,6 +524,7 @@ export class Trainer {
   /** Reads a queued step's statistics back and completes it (or throws on divergence). */
   private async finishStep(p: PendingStep): Promise<StepResult> {
     const k = p.step;
+    let good = false;
     try {
       const values = await p.values;
       const loss = values[0]!;
@@ -403,10 +539,70 @@ export class Trainer {
       this.completed = k;
       const terms: Record<string, number> = {};
       p.termNames.forEach((n, i) => (terms[n] = values[2 + i]!));
+      good = true;
       return { step: k, loss, noise: values[1]!, terms, gradNorm, clip, lr: p.lr, examples: p.examples };
     } finally {
-      tf.dispose([p.stats, p.finite]);
+      tf.dispose([p.stats, p.finite].filter((x): x is tf.Tensor => x !== undefined));
+      // Everything the step made is gone now: its buffers are back in tfjs's pool for the graph.
+      if (p.recording !== undefined) this.recorded(p.recording, good);
     }
+  }
+
+  /** Which way the next step runs (`stepGraph`): replayed, recorded, or neither. */
+  private graphMode(): 'replay' | 'record' | 'none' {
+    if (this.stepGraph === 'off' || tf.getBackend() !== 'webgpu') return 'none';
+    if (this.graph !== undefined) {
+      if (this.graph.current) return 'replay';
+      this.dropGraph('recording again: a variable the graph reads or replaces was assigned');
+    }
+    return this.graphTries < GRAPH_TRIES ? 'record' : 'none';
+  }
+
+  /** Whether steps are (or are about to be) replayed, so `train` does not overlap them. */
+  private graphActive(): boolean {
+    return this.stepGraph === 'auto' && tf.getBackend() === 'webgpu' && (this.graph !== undefined || this.graphTries < GRAPH_TRIES);
+  }
+
+  private startRecording(inputs: readonly tf.Tensor[]): StepRecording | undefined {
+    try {
+      return startStepRecording(inputs);
+    } catch (error) {
+      this.graphTries = GRAPH_TRIES;
+      this.graphReason = error instanceof Error ? error.message : String(error);
+      return undefined;
+    }
+  }
+
+  /** A recorded step is complete (`good`: not diverged): build the graph from it and the one before. */
+  private recorded(recording: StepRecording, good: boolean): void {
+    const previous = this.lastRecording;
+    this.lastRecording = undefined;
+    if (!good) return;
+    if (recording.invalid !== undefined) {
+      this.graphTries = GRAPH_TRIES;
+      this.graphReason = `the step cannot be replayed: ${recording.invalid}`;
+      return;
+    }
+    if (previous === undefined) {
+      this.lastRecording = recording;
+      return;
+    }
+    try {
+      this.graph = StepGraph.fromRecordings(previous, recording);
+      this.graphReason = undefined;
+    } catch (error) {
+      this.graphTries += 1;
+      this.graphReason = error instanceof Error ? error.message : String(error);
+      if (this.graphTries < GRAPH_TRIES) this.lastRecording = recording;
+    }
+  }
+
+  private dropGraph(reason: string): void {
+    this.graph?.dispose();
+    this.graph = undefined;
+    this.lastRecording = undefined;
+    this.graphTries = 0;
+    this.graphReason = reason;
   }
 
   /** Drops a queued step whose update its guard skipped (the step before it diverged). */
@@ -415,8 +611,8 @@ export class Trainer {
     this.ema?.rewindCount();
     // Its read-back is under way: let it land (or fail) before the tensors go.
     void p.values.then(
-      () => tf.dispose([p.stats, p.finite]),
-      () => tf.dispose([p.stats, p.finite]),
+      () => tf.dispose([p.stats, p.finite].filter((x): x is tf.Tensor => x !== undefined)),
+      () => tf.dispose([p.stats, p.finite].filter((x): x is tf.Tensor => x !== undefined)),
     );
   }
 
@@ -462,7 +658,7 @@ export class Trainer {
         // as it would be without overlap.
         let next: PendingStep | undefined;
         let queueError: unknown;
-        if (overlap && current.step < steps && !checkpointAfter(current.step)) {
+        if (overlap && !this.graphActive() && current.step < steps && !checkpointAfter(current.step)) {
           try {
             next = this.queueStep(current.finite);
           } catch (error) {
@@ -583,12 +779,14 @@ export class Trainer {
     }
     this.data.restore(state.data);
     this.rng = restoreRng(state.rng);
+    if (this.graph !== undefined || this.lastRecording !== undefined) this.dropGraph('recording again after a restore');
     this.completed = state.step;
     this.lastCheckpoint = ckpt.path;
   }
 
-  /** Frees the optimizer and EMA state (not the model, which the caller owns). */
+  /** Frees the optimizer and EMA state and the step graph (not the model, which the caller owns). */
   dispose(): void {
+    this.dropGraph('disposed');
     this.adam.dispose();
     this.ema?.dispose();
   }

@@ -53,6 +53,14 @@ describe("MtdAdamUpdate (webgpu, selectBackend's optimizer: 'wgsl')", () => {
         await expectNoLeak(run, `guard ${String(guard)}`);
         tf.dispose([out, ...(guardT === undefined ? [] : [guardT])]);
       }
+      // The per-step coefficients as an input (a step graph's): the same result bit for bit, the
+      // attrs of those names unused.
+      const coefficients = tf.tensor1d([attrs.stepSize, attrs.invSqrtBc2, attrs.decay]);
+      const fromAttrs = tf.engine().runKernel(ADAM_UPDATE_KERNEL, { p, m, v, g, scale }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor;
+      const fromInput = tf.engine().runKernel(ADAM_UPDATE_KERNEL, { p, m, v, g, scale, coefficients }, { ...attrs, stepSize: 0, invSqrtBc2: 0, decay: 0 } as unknown as tf.NamedAttrMap) as tf.Tensor;
+      expect(Array.from(await fromInput.data())).toEqual(Array.from(await fromAttrs.data()));
+      expect(() => tf.tidy(() => tf.engine().runKernel(ADAM_UPDATE_KERNEL, { p, m, v, g, scale, coefficients: tf.zeros([2]) }, attrs as unknown as tf.NamedAttrMap))).toThrow(/MtdAdamUpdate: inputs\.coefficients must be float32 \[3\] \(stepSize, invSqrtBc2, decay\) when given, got float32 \[2\]/);
+      tf.dispose([coefficients, fromAttrs, fromInput]);
       // A NaN gradient behind a false guard changes nothing (selected, not multiplied by 0).
       const gNaN = tf.fill([n], Number.NaN);
       const off = tf.scalar(false, 'bool');

@@ -33,6 +33,13 @@ describe("MtdEmaUpdate (webgpu, selectBackend's optimizer: 'wgsl')", () => {
         await expectNoLeak(run, `guard ${String(guard)}`);
         tf.dispose([out, ...(guardT === undefined ? [] : [guardT])]);
       }
+      // The decay as an input (a step graph's): the same result bit for bit.
+      const coefficients = tf.tensor1d([decay]);
+      const fromAttr = tf.engine().runKernel(EMA_UPDATE_KERNEL, { shadow, values }, { decay }) as tf.Tensor;
+      const fromInput = tf.engine().runKernel(EMA_UPDATE_KERNEL, { shadow, values, coefficients }, { decay: Number.NaN }) as tf.Tensor;
+      expect(Array.from(await fromInput.data())).toEqual(Array.from(await fromAttr.data()));
+      expect(() => tf.tidy(() => tf.engine().runKernel(EMA_UPDATE_KERNEL, { shadow, values, coefficients: tf.zeros([2]) }, { decay }))).toThrow(/MtdEmaUpdate: inputs\.coefficients must be float32 \[1\] \(the decay\) when given, got float32 \[2\]/);
+      tf.dispose([coefficients, fromAttr, fromInput]);
       // NaN values behind a false guard leave the shadow as it was.
       const [nan, off] = [tf.fill([n], Number.NaN), tf.scalar(false, 'bool')];
       const kept = tf.engine().runKernel(EMA_UPDATE_KERNEL, { shadow, values: nan, guard: off }, { decay }) as tf.Tensor;

@@ -1,0 +1,134 @@
+import { availableBackends, withBackend } from '@mtd/backend';
+import { identityEncoder, sqrtAlphaBarWeight } from '@mtd/aggregation';
+import { middleMlpHead } from '@mtd/heads';
+import type { Modality } from '@mtd/sampler';
+import { cosineSchedule } from '@mtd/schedule';
+import { expectNoLeak } from '@mtd/testkit';
+import { createUNet } from '@mtd/unet';
+import * as tf from '@tensorflow/tfjs';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { generatorSource } from './data.js';
+import { mtModel } from './mt-model.js';
+import { Trainer, TrainingDivergedError, type StepGraphStatus, type StepResult } from './trainer.js';
+import { unetLabelEncoder } from './unet-label-encoder.js';
+
+const S = 4;
+const schedule = cosineSchedule({ T: 50 });
+
+/** A tiny two-modality U-Net trainer; `poisonAt`: the batch (1-based) whose image is NaN. */
+function setup(options: { stepGraph: 'auto' | 'off'; dropout?: number; poisonAt?: number }) {
+  const u = createUNet({ imageSize: S, inChannels: 1, baseChannels: 4, channelMults: [1], numResBlocks: 1, attentionResolutions: [], groups: 2, numClasses: 3, extraChannels: 1, dropout: options.dropout ?? 0 }, { seed: 9 });
+  const label: Modality = { name: 'label', kind: 'categorical', classes: 3, encoder: unetLabelEncoder({ unet: u, classes: 3 }), weight: sqrtAlphaBarWeight(0.5) };
+  const masked: Modality = { name: 'masked', kind: 'gaussian', encoder: identityEncoder, weight: sqrtAlphaBarWeight(0.2) };
+  const heads = { label: middleMlpHead({ name: 'label', inChannels: 4, outDim: 3, kind: 'categorical', seed: 1 }) };
+  const model = mtModel({ unet: u, heads, modalities: [label, masked] });
+  let drawn = 0;
+  const data = generatorSource({
+    batchSize: 3,
+    seed: 4,
+    draw: (rng, n) => {
+      drawn += 1;
+      const img = rng.fillNormal(new Float32Array(n * S * S));
+      if (drawn === options.poisonAt) img[0] = Number.NaN;
+      const keep = Float32Array.from({ length: n * S * S }, () => (rng.uniform() < 0.7 ? 1 : 0));
+      return {
+        z0: tf.tensor4d(img, [n, S, S, 1]),
+        values: { label: tf.tensor1d(Int32Array.from({ length: n }, () => rng.int(3)), 'int32'), masked: tf.tensor4d(img.map((v, i) => v * keep[i]!), [n, S, S, 1]) },
+      };
+    },
+  });
+  const trainer = new Trainer({ model, schedule, modalities: [label, masked], data, seed: 1, optimizer: { lr: 1e-3, clipGradNorm: 1, warmupSteps: 3 }, ema: { decay: 0.99 }, stepGraph: options.stepGraph });
+  return { model, trainer };
+}
+
+/** Every number of the training state: weights, Adam moments and EMA shadows. */
+async function stateOf(s: ReturnType<typeof setup>): Promise<number[]> {
+  const slots = { ...s.trainer.adam.slots(), ...(s.trainer.ema?.slots() ?? {}) };
+  const values = [...(await Promise.all(s.model.variables.map(({ variable }) => variable.data()))), ...(await Promise.all(Object.values(slots).map((t) => t.data())))];
+  tf.dispose(Object.values(slots));
+  return values.flatMap((v) => Array.from(v));
+}
+
+async function run(options: Parameters<typeof setup>[0], steps: number, midway?: (s: ReturnType<typeof setup>) => Promise<void>) {
+  const s = setup(options);
+  const results: StepResult[] = [];
+  const statuses: StepGraphStatus['state'][] = [];
+  const onStep = (r: StepResult) => {
+    results.push(r);
+    statuses.push(s.trainer.graphStatus.state);
+  };
+  await s.trainer.train({ steps: Math.ceil(steps / 2), progress: 'off', onStep });
+  await midway?.(s);
+  await s.trainer.train({ steps, progress: 'off', onStep });
+  const state = await stateOf(s);
+  const status = s.trainer.graphStatus;
+  return { s, results, statuses, state, status };
+}
+
+function dispose(s: ReturnType<typeof setup>): void {
+  s.trainer.dispose();
+  s.model.dispose();
+}
+
+describe('Trainer on webgpu: steps replayed from a recorded step graph', () => {
+  it('train the same as steps run through tfjs, bit for bit (losses, norms, weights, moments, EMA), and leak nothing', async (ctx) => {
+    if (!(await availableBackends()).includes('webgpu')) ctx.skip();
+    await withBackend('webgpu', async () => {
+      const plain = await run({ stepGraph: 'off' }, 9);
+      const graph = await run({ stepGraph: 'auto' }, 9);
+      expect(plain.status.state).toBe('off');
+      // Steps 1-3 are recorded (the first also uploads the initial weights, so 2 and 3 make the graph).
+      expect(graph.statuses).toEqual(['recording', 'recording', 'replaying', 'replaying', 'replaying', 'replaying', 'replaying', 'replaying', 'replaying']);
+      expect(graph.results).toEqual(plain.results);
+      expect(graph.state).toEqual(plain.state);
+      await expectNoLeak(() => graph.s.trainer.train({ steps: 12, progress: 'off' }), 'replayed steps');
+      expect(graph.s.trainer.graphStatus.state).toBe('replaying');
+      dispose(plain.s);
+      dispose(graph.s);
+    });
+  }, 120_000);
+
+  it('records again after a restore, stops on a diverged replayed step with the weights untouched, and says why a step with host-drawn dropout is not replayed', async (ctx) => {
+    if (!(await availableBackends()).includes('webgpu')) ctx.skip();
+    const dir = mkdtempSync(join(tmpdir(), 'mtd-graph-'));
+    try {
+      await withBackend('webgpu', async () => {
+        // A checkpoint written after step 4 and restored: the graph is dropped and made again.
+        const restoreMidway = async (s: ReturnType<typeof setup>) => {
+          const path = await s.trainer.saveCheckpoint(dir);
+          const replaying = s.trainer.graphStatus.state === 'replaying';
+          await s.trainer.restore(path);
+          if (replaying) expect(s.trainer.graphStatus).toEqual({ state: 'recording', reason: 'recording again after a restore' });
+        };
+        const plain = await run({ stepGraph: 'off' }, 8, restoreMidway);
+        const graph = await run({ stepGraph: 'auto' }, 8, restoreMidway);
+        expect(graph.statuses.slice(-4)).toEqual(['recording', 'recording', 'replaying', 'replaying']);
+        expect(graph.results).toEqual(plain.results);
+        expect(graph.state).toEqual(plain.state);
+        dispose(plain.s);
+        dispose(graph.s);
+        // Batch 6 holds a NaN: step 6 is replayed, diverges, and changes nothing.
+        const nan = setup({ stepGraph: 'auto', poisonAt: 6 });
+        await nan.trainer.train({ steps: 5, progress: 'off' });
+        expect(nan.trainer.graphStatus.state).toBe('replaying');
+        const before = await stateOf(nan);
+        await expect(nan.trainer.train({ steps: 8, progress: 'off' })).rejects.toThrow(TrainingDivergedError);
+        expect(nan.trainer.step).toBe(5);
+        expect(nan.trainer.adam.count).toBe(5);
+        expect(await stateOf(nan)).toEqual(before);
+        dispose(nan);
+        // Dropout masks drawn on the host each step: not a static step.
+        const dropout = setup({ stepGraph: 'auto', dropout: 0.3 });
+        await dropout.trainer.train({ steps: 5, progress: 'off' });
+        expect(dropout.trainer.graphStatus.state).toBe('unavailable');
+        expect(dropout.trainer.graphStatus.reason).toMatch(/two consecutive steps differ/);
+        dispose(dropout);
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 180_000);
+});
