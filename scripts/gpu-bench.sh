@@ -31,6 +31,10 @@ part train-64 60 $T --batch 64 --steps 10
 part train-64-baseline 60 $T --batch 64 --steps 5 --baseline
 part train-64-submit256 60 $T --batch 64 --steps 10 --tf-flag WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE=256
 part train-256 60 $T --batch 256 --steps 5
+# The same steps run through tfjs every time (no step graph): what the graph is measured against.
+part train-64-graph-off 60 $T --batch 64 --steps 10 --step-graph off
+part train-256-graph-off 60 $T --batch 256 --steps 5 --step-graph off
+part record-64-graph 60 $T --batch 64 --steps 10 --record
 part train-256-baseline 90 $T --batch 256 --steps 3 --baseline
 part train-256-submit256 60 $T --batch 256 --steps 5 --tf-flag WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE=256
 # The WGSL kernels against tfjs's (filter gradient, sums, GroupNorm, conv).

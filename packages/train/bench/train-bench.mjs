@@ -4,7 +4,7 @@
 //                              [--tf-flag NAME=VALUE]... [--dawn-toggles a,b] [--filter-grad im2col|wgsl] [--reductions tfjs|wgsl] [--group-norm tfjs|wgsl]
 //                              [--conv tfjs|wgsl] [--silu tfjs|wgsl] [--noise host|wgsl] [--flat-copies copies|programs]
 //                              [--conv-tiles TILING] [--dw-tiles TILING] [--matmul tfjs|wgsl] [--gn-silu fused|separate] [--optimizer ops|wgsl]
-//                              [--overlap] [--record] [--traffic]
+//                              [--overlap] [--record] [--traffic] [--step-graph auto|off]
 // Builds each config's experiment, runs a warm-up step, then times `--steps` steps of
 // Trainer.train (one loss read-back per step, as in real training). Timing lives here, never in
 // a test.
@@ -30,6 +30,9 @@
 //   --gn-silu       selectBackend's webgpu.groupNormSilu option (GroupNorm + SiLU as one kernel and gradient kernel, or apart).
 //   --conv-tiles / --dw-tiles  selectBackend's webgpu.gemmTiles.conv / .filterGradient (e.g. 128x64/8x4/k16+p).
 //   --overlap       Trainer.train's overlapSteps: step k + 1 recorded before step k is read back.
+//   --step-graph    the Trainer's stepGraph option (default auto: on webgpu, steps 3+ are replayed from a
+//                   recorded StepGraph). The kernel counts, --traffic and --profile need a step run
+//                   through tfjs, so they force 'off'.
 // Each row also gives the process's CPU time per step beside the wall time: a step whose CPU time
 // is close to its wall time is bound by per-kernel dispatch, not by the GPU.
 import { readFileSync } from 'node:fs';
@@ -67,6 +70,7 @@ const { values } = parseArgs({
     overlap: { type: 'boolean', default: false },
     record: { type: 'boolean', default: false },
     traffic: { type: 'boolean', default: false },
+    'step-graph': { type: 'string', default: 'auto' },
   },
 });
 const toggles = [...(values.profile ? ['allow_unsafe_apis'] : []), ...(values['dawn-toggles']?.split(',').filter(Boolean) ?? [])];
@@ -261,8 +265,11 @@ for (const backendName of values.backends.split(',')) {
     // --layout flat|per-variable overrides the backend's default Adam/EMA layout (same results, other kernel counts).
     const layoutName = values.layout ?? (values.baseline ? 'per-variable' : undefined);
     const layout = layoutName ? { layout: layoutName } : {};
+    // Per-kernel counts and timings need the step's kernels to run (not a replay).
+    const stepGraph = values.kernels || values.profile || values.traffic ? 'off' : values['step-graph'];
     const trainer = new Trainer({
       ...options,
+      stepGraph,
       optimizer: { ...options.optimizer, ...layout },
       ...(options.ema ? { ema: { ...options.ema, ...layout } } : {}),
       data: exp.trainingData(0),
@@ -271,6 +278,9 @@ for (const backendName of values.backends.split(',')) {
     await trainer.trainStep();
     const firstStep = (performance.now() - c0) / 1000;
     await trainer.trainStep();
+    // With a step graph, the warm-up also records (steps 2 and 3 make the graph; a few more if
+    // they differ), so that every timed step is a replay.
+    for (let i = 0; i < 4 && trainer.graphStatus.state === 'recording'; i++) await trainer.trainStep();
     if (values.record) {
       await recordTime(trainer, name, config.data.batchSize, steps);
       trainer.dispose();
@@ -302,12 +312,13 @@ for (const backendName of values.backends.split(',')) {
         return runProgram.call(this, program, inputs, ...rest);
       };
     }
+    const graph = trainer.graphStatus;
     const info = await tf.profile(() => trainer.trainStep());
     if (runProgram) gpu.runWebGPUProgram = runProgram;
     const programCount = [...programs.values()].reduce((a, b) => a + b, 0);
     const computing = info.kernels.filter((k) => k.name !== 'Reshape' && (k.depth ?? 0) === 0);
-    const tag = [values.baseline ? ' [baseline]' : '', values['filter-grad'] ? ` [dW ${values['filter-grad']}]` : '', values.reductions ? ` [sums ${values.reductions}]` : '', values['group-norm'] ? ` [GroupNorm ${values['group-norm']}]` : '', values.conv ? ` [conv ${values.conv}]` : '', values.silu ? ` [SiLU ${values.silu}]` : '', values.noise ? ` [noise ${values.noise}]` : '', values['flat-copies'] ? ` [flat ${values['flat-copies']}]` : '', values.matmul ? ` [matMul ${values.matmul}]` : '', values['gn-silu'] ? ` [GN+SiLU ${values['gn-silu']}]` : '', values.optimizer ? ` [optimizer ${values.optimizer}]` : '', values['conv-tiles'] ? ` [conv tiles ${values['conv-tiles']}]` : '', values['dw-tiles'] ? ` [dW tiles ${values['dw-tiles']}]` : '', values.overlap ? ' [overlap]' : '', ...values['tf-flag'].map((f) => ` [${f}]`), values['dawn-toggles'] ? ` [${values['dawn-toggles']}]` : ''].join('');
-    console.log(`${backendName.padEnd(6)} ${(name + tag).padEnd(14)} ${String(exp.model.parameterCount()).padStart(9)} params  batch ${String(B).padStart(3)}  ${(steps / s).toFixed(2).padStart(7)} steps/s  ${((steps * B) / s).toFixed(1).padStart(8)} img/s  ${((1000 * s) / steps).toFixed(1)} ms/step wall, ${cpuMs.toFixed(1)} ms CPU  ${String(computing.length).padStart(5)} kernels/step (+${info.kernels.length - computing.length} reshapes/nested)${runProgram ? `, ${programCount} GPU programs` : ''}  first step ${firstStep.toFixed(1)} s  (${tf.memory().numTensors} tensors)`);
+    const tag = [values.baseline ? ' [baseline]' : '', values['filter-grad'] ? ` [dW ${values['filter-grad']}]` : '', values.reductions ? ` [sums ${values.reductions}]` : '', values['group-norm'] ? ` [GroupNorm ${values['group-norm']}]` : '', values.conv ? ` [conv ${values.conv}]` : '', values.silu ? ` [SiLU ${values.silu}]` : '', values.noise ? ` [noise ${values.noise}]` : '', values['flat-copies'] ? ` [flat ${values['flat-copies']}]` : '', values.matmul ? ` [matMul ${values.matmul}]` : '', values['gn-silu'] ? ` [GN+SiLU ${values['gn-silu']}]` : '', values.optimizer ? ` [optimizer ${values.optimizer}]` : '', values['conv-tiles'] ? ` [conv tiles ${values['conv-tiles']}]` : '', values['dw-tiles'] ? ` [dW tiles ${values['dw-tiles']}]` : '', values.overlap ? ' [overlap]' : '', stepGraph === 'off' ? ' [graph off]' : '', ...values['tf-flag'].map((f) => ` [${f}]`), values['dawn-toggles'] ? ` [${values['dawn-toggles']}]` : ''].join('');
+    console.log(`${backendName.padEnd(6)} ${(name + tag).padEnd(14)} ${String(exp.model.parameterCount()).padStart(9)} params  batch ${String(B).padStart(3)}  ${(steps / s).toFixed(2).padStart(7)} steps/s  ${((steps * B) / s).toFixed(1).padStart(8)} img/s  ${((1000 * s) / steps).toFixed(1)} ms/step wall, ${cpuMs.toFixed(1)} ms CPU  ${String(computing.length).padStart(5)} ${graph.state === 'replaying' ? `kernels/step: replayed, ${graph.commands} GPU commands (--step-graph off counts kernels)` : `kernels/step (+${info.kernels.length - computing.length} reshapes/nested)${runProgram ? `, ${programCount} GPU programs` : ''}`}${graph.state === 'unavailable' ? ` [no step graph: ${graph.reason}]` : ''}  first step ${firstStep.toFixed(1)} s  (${tf.memory().numTensors} tensors)`);
     if (values.kernels) {
       const byName = new Map();
       for (const k of computing) byName.set(k.name, (byName.get(k.name) ?? 0) + 1);

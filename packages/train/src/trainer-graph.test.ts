@@ -61,6 +61,8 @@ async function run(options: Parameters<typeof setup>[0], steps: number, midway?:
     statuses.push(s.trainer.graphStatus.state);
   };
   await s.trainer.train({ steps: Math.ceil(steps / 2), progress: 'off', onStep });
+  // Reading the state caches it on the CPU; later steps must not be hidden behind that cache.
+  await stateOf(s);
   await midway?.(s);
   await s.trainer.train({ steps, progress: 'off', onStep });
   const state = await stateOf(s);
@@ -86,6 +88,7 @@ describe('Trainer on webgpu: steps replayed from a recorded step graph', () => {
       expect(graph.state).toEqual(plain.state);
       await expectNoLeak(() => graph.s.trainer.train({ steps: 12, progress: 'off' }), 'replayed steps');
       expect(graph.s.trainer.graphStatus.state).toBe('replaying');
+      expect(graph.s.trainer.graphStatus.commands).toBeGreaterThan(50);
       dispose(plain.s);
       dispose(graph.s);
     });

@@ -95,6 +95,8 @@ export interface StepGraphStatus {
   state: 'off' | 'recording' | 'replaying' | 'unavailable';
   /** Why it is not replaying (yet), if it is not. */
   reason?: string;
+  /** GPU commands a replayed step issues, when replaying. */
+  commands?: number;
 }
 
 /** Consecutive pairs of recorded steps compared before the trainer gives up on a graph. */
@@ -316,7 +318,7 @@ export class Trainer {
   get graphStatus(): StepGraphStatus {
     if (this.stepGraph === 'off') return { state: 'off', reason: "options.stepGraph is 'off'" };
     if (tf.getBackend() !== 'webgpu') return { state: 'off', reason: `the ${tf.getBackend()} backend runs every step (step graphs are for webgpu)` };
-    if (this.graph?.current === true) return { state: 'replaying' };
+    if (this.graph?.current === true) return { state: 'replaying', commands: this.graph.commandCount };
     const reason = this.graphReason ?? 'not recorded yet';
     return this.graphTries >= GRAPH_TRIES ? { state: 'unavailable', reason } : { state: 'recording', reason };
   }

@@ -91,6 +91,8 @@ describe('StepGraph (webgpu): a recorded step replayed', () => {
     expect(graph.current).toBe(true);
     const outs = [zeroth, first, second].map((r) => Array.from(r.values));
     const tensorsBefore = tf.memory().numTensors;
+    // A read caches the values on the CPU: replays must not be hidden behind that cache.
+    await s.w.data();
     for (const b of batches.slice(3)) {
       const inputs = tensorsOf(b);
       const [values] = await graph.run(inputs);

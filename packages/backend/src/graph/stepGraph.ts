@@ -200,6 +200,12 @@ export class StepGraph {
     }
     if (pass !== null) pass.end();
     backend.queue.submit([encoder.finish()]);
+    // A variable read back before keeps its values cached on the CPU (tfjs assumes a tensor's data
+    // never changes); the replay just changed them on the GPU.
+    for (const s of this.states) {
+      const data = backend.tensorMap.get(s.outDataId);
+      if (data !== undefined) data.values = null;
+    }
     const read = Promise.all(
       this.staging.map(async (buffer, i) => {
         await buffer.mapAsync(MAP_READ_MODE);

@@ -59,7 +59,7 @@ export interface GraphBackend {
   device: GpuDeviceLike;
   queue: GpuQueueLike;
   commandEncoder: GpuCommandEncoderLike | null;
-  tensorMap: { get(dataId: object): { resource: unknown; values: ArrayLike<number> | null; dtype: tf.DataType; shape: number[]; refCount: number } | undefined; has(dataId: object): boolean };
+  tensorMap: { get(dataId: object): { resource: unknown; values: ArrayLike<number> | null | undefined; dtype: tf.DataType; shape: number[]; refCount: number } | undefined; has(dataId: object): boolean };
   bufferManager: { freeBuffers: Map<string, GpuBuffer[]>; numFreeBuffers: number };
   uploadToGPU(dataId: object): void;
   endComputePassEncoder(): void;
