@@ -86,7 +86,13 @@ describe('Trainer on webgpu: steps replayed from a recorded step graph', () => {
       expect(graph.statuses).toEqual(['recording', 'recording', 'replaying', 'replaying', 'replaying', 'replaying', 'replaying', 'replaying', 'replaying']);
       expect(graph.results).toEqual(plain.results);
       expect(graph.state).toEqual(plain.state);
+      // A clone of a weight keeps its values: the graph is dropped while the clone shares the
+      // variable's data, and the trainer records and replays again.
+      const snapshot = tf.clone(graph.s.model.variables[0]!.variable);
+      const snapped = Array.from(await snapshot.data());
       await expectNoLeak(() => graph.s.trainer.train({ steps: 12, progress: 'off' }), 'replayed steps');
+      expect(Array.from(await snapshot.data())).toEqual(snapped);
+      snapshot.dispose();
       expect(graph.s.trainer.graphStatus.state).toBe('replaying');
       expect(graph.s.trainer.graphStatus.commands).toBeGreaterThan(50);
       dispose(plain.s);

@@ -555,7 +555,7 @@ export class Trainer {
     if (this.stepGraph === 'off' || tf.getBackend() !== 'webgpu') return 'none';
     if (this.graph !== undefined) {
       if (this.graph.current) return 'replay';
-      this.dropGraph('recording again: a variable the graph reads or replaces was assigned');
+      this.dropGraph('recording again: a variable the graph reads or replaces was assigned, or another tensor shares its data');
     }
     return this.graphTries < GRAPH_TRIES ? 'record' : 'none';
   }

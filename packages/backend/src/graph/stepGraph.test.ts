@@ -115,6 +115,11 @@ describe('StepGraph (webgpu): a recorded step replayed', () => {
     await expect(graph.run(wrong)).rejects.toThrow(/StepGraph\.run: inputs\[1\] must be a live float32 tensor \[16, 24\], got float32 \[16, 25\]/);
     await expect(graph.run(wrong.slice(0, 2))).rejects.toThrow(/StepGraph\.run: inputs must be 3 tensors, got 2/);
     tf.dispose(wrong);
+    // A tensor sharing a variable's data (a clone) would see a replay change it: not current.
+    const snapshot = tf.clone(s.m);
+    expect(graph.current).toBe(false);
+    snapshot.dispose();
+    expect(graph.current).toBe(true);
     // Assigning a variable the graph replaces ends it.
     s.w.assign(tf.tensor2d(w0, [IN, OUT]));
     expect(graph.current).toBe(false);

@@ -118,10 +118,18 @@ export class StepGraph {
     return build(backend, second);
   }
 
-  /** Whether the variables still hold the data the graph reads and replaces (see the class). */
+  /**
+   * Whether the variables still hold the data the graph reads and replaces (see the class), and
+   * no other tensor shares the data a replay changes in place (a `tf.clone` of a variable keeps
+   * its values when a step runs through tfjs, which gives the variable new data).
+   */
   get current(): boolean {
     if (this.disposed || (tf.backend() as unknown) !== this.backend) return false;
-    return this.states.every((s) => !s.variable.isDisposed && s.variable.dataId === s.outDataId) && this.readVariables.every((r) => !r.variable.isDisposed && r.variable.dataId === r.dataId);
+    const sole = (dataId: object) => this.backend.tensorMap.get(dataId)?.refCount === 1;
+    return (
+      this.states.every((s) => !s.variable.isDisposed && s.variable.dataId === s.outDataId && sole(s.outDataId)) &&
+      this.readVariables.every((r) => !r.variable.isDisposed && r.variable.dataId === r.dataId)
+    );
   }
 
   /**
@@ -134,7 +142,7 @@ export class StepGraph {
     const where = 'StepGraph.run';
     if (this.disposed) throw new Error(`${where}: the graph is disposed`);
     if (this.running !== null) throw new Error(`${where}: the previous run has not finished; await it first`);
-    if (!this.current) throw new StepGraphError(`${where}: a variable the graph reads or replaces was assigned since it was recorded (or the backend changed): record the step again`);
+    if (!this.current) throw new StepGraphError(`${where}: a variable the graph reads or replaces was assigned since it was recorded, or its data is shared with another tensor (or the backend changed): record the step again`);
     if (!Array.isArray(inputs) || inputs.length !== this.inputs.length) throw new RangeError(`${where}: inputs must be ${this.inputs.length} tensors, got ${Array.isArray(inputs) ? inputs.length : typeof inputs}`);
     inputs.forEach((t, i) => {
       const want = this.inputs[i]!;
