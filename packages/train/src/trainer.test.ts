@@ -102,6 +102,17 @@ describe('the flat optimizer layout in a step', () => {
   });
 });
 
+describe('batch values of modalities the trainer does not use', () => {
+  test('are freed by the step (a baseline trained without the label on the same batches)', async () => {
+    const { trainer, dispose } = makeTrainer(2, { modalities: [] });
+    await trainer.trainStep();
+    await expectNoLeak(async () => {
+      await trainer.trainStep();
+    }, 'a step whose batch carries an unused label');
+    dispose();
+  });
+});
+
 describe('resume is bit-exact', () => {
   test('2N steps straight == N steps, checkpoint, load into fresh objects, N steps (losses, weights, EMA, moments; and the log)', async () => {
     const N = 6;

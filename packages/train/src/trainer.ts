@@ -392,6 +392,8 @@ export class Trainer {
       const B = this.checkBatch(where, batch);
       input(batch.z0);
       const values = Object.fromEntries(this.modalities.map((m) => [m.name, input(batch.values[m.name]!)]));
+      // Values of modalities this trainer does not use (a baseline without one) go at once.
+      tf.dispose(Object.values(batch.values).filter((v) => v instanceof tf.Tensor && !tensors.includes(v)));
       const { t, weights: importance } = this.drawTimesteps(where, B);
       const present = this.modalities.map((_, i) => {
         const p = this.dropout[i]!;
