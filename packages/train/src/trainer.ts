@@ -23,7 +23,7 @@ import { JsonlLog } from './log.js';
 import { checkTrainableModel, type TrainableModel } from './model.js';
 import { ProgressBar, type ProgressOptions, type ProgressStream } from './progress.js';
 import type { SafeTensor } from '@mtd/io';
-import { StepGraph, startStepRecording, type StepRecording } from '@mtd/backend';
+import { StepGraph, StepGraphError, startStepRecording, type StepRecording } from '@mtd/backend';
 
 /**
  * Draws the timesteps of one batch (1-based, in `1..T`) from the trainer's stream. Return
@@ -349,16 +349,26 @@ export class Trainer {
   private queueStep(after?: tf.Tensor): PendingStep {
     const where = 'Trainer.trainStep';
     const k = this.completed + (this.inFlight !== undefined ? 2 : 1);
-    const graphNow = after === undefined && this.inFlight === undefined ? this.graphMode() : 'none';
+    let graphNow = after === undefined && this.inFlight === undefined ? this.graphMode() : 'none';
     const inputs = this.drawStep(where);
     if (graphNow === 'replay') {
+      let values: Promise<tf.TypedArray[]> | undefined;
       try {
-        const values = this.graph!.run(inputs.tensors).then(([stats]) => stats!);
+        values = this.graph!.run(inputs.tensors);
+      } catch (error) {
+        if (!(error instanceof StepGraphError)) {
+          tf.dispose(inputs.tensors);
+          throw error;
+        }
+        // No longer current: this step runs the usual way, recorded to make a new graph.
+        this.dropGraph('recording again: a variable the graph reads or replaces was assigned, or another tensor shares its data');
+        graphNow = this.graphMode();
+      }
+      if (values !== undefined) {
+        tf.dispose(inputs.tensors);
         this.adam.advanceCount();
         this.ema?.advanceCount();
-        return { step: k, values, termNames: this.termNames, lr: inputs.lr, examples: inputs.B };
-      } finally {
-        tf.dispose(inputs.tensors);
+        return { step: k, values: values.then(([stats]) => stats!), termNames: this.termNames, lr: inputs.lr, examples: inputs.B };
       }
     }
     const recording = graphNow === 'record' ? this.startRecording(inputs.tensors) : undefined;
@@ -555,16 +565,13 @@ export class Trainer {
   /** Which way the next step runs (`stepGraph`): replayed, recorded, or neither. */
   private graphMode(): 'replay' | 'record' | 'none' {
     if (this.stepGraph === 'off' || tf.getBackend() !== 'webgpu') return 'none';
-    if (this.graph !== undefined) {
-      if (this.graph.current) return 'replay';
-      this.dropGraph('recording again: a variable the graph reads or replaces was assigned, or another tensor shares its data');
-    }
+    if (this.graph !== undefined) return 'replay';
     return this.graphTries < GRAPH_TRIES ? 'record' : 'none';
   }
 
   /** Whether steps are (or are about to be) replayed, so `train` does not overlap them. */
   private graphActive(): boolean {
-    return this.stepGraph === 'auto' && tf.getBackend() === 'webgpu' && (this.graph !== undefined || this.graphTries < GRAPH_TRIES);
+    return this.graphMode() !== 'none';
   }
 
   private startRecording(inputs: readonly tf.Tensor[]): StepRecording | undefined {

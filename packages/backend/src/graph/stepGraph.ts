@@ -136,9 +136,11 @@ export class StepGraph {
    * Runs the step again with new `inputs` (tensors shaped like the recording's, on the CPU or the
    * GPU; the caller keeps and disposes them) and resolves with the outputs' values. One run at a
    * time; the variables hold the step's results when it resolves (and for any tfjs work queued
-   * after the call, at once).
+   * after the call, at once). Throws at once, having queued nothing, on bad inputs, and
+   * `StepGraphError` when the graph is no longer `current` (so the caller can run the step the
+   * usual way with the same inputs).
    */
-  async run(inputs: readonly tf.Tensor[]): Promise<tf.TypedArray[]> {
+  run(inputs: readonly tf.Tensor[]): Promise<tf.TypedArray[]> {
     const where = 'StepGraph.run';
     if (this.disposed) throw new Error(`${where}: the graph is disposed`);
     if (this.running !== null) throw new Error(`${where}: the previous run has not finished; await it first`);
@@ -225,12 +227,11 @@ export class StepGraph {
         }
       }),
     );
-    this.running = read;
-    try {
-      return await read;
-    } finally {
+    const done = read.finally(() => {
       this.running = null;
-    }
+    });
+    this.running = done;
+    return done;
   }
 
   /**
@@ -242,13 +243,7 @@ export class StepGraph {
     this.disposed = true;
     const backend = this.backend;
     if ((tf.backend() as unknown) === backend) {
-      const pool = backend.bufferManager.freeBuffers;
-      for (const b of this.reserved) {
-        const key = `${b.size}_${b.usage}`;
-        if (!pool.has(key)) pool.set(key, []);
-        pool.get(key)!.push(b);
-        backend.bufferManager.numFreeBuffers++;
-      }
+      returnToPool(backend, this.reserved);
       for (const dataId of this.pinned) backend.disposeData(dataId);
     }
     const own = [...this.owned, ...this.staging, ...(this.swap === null ? [] : [this.swap])];
@@ -258,6 +253,17 @@ export class StepGraph {
       .then(() => backend.queue.onSubmittedWorkDone())
       .catch(() => undefined)
       .then(() => own.forEach((b) => b.destroy()));
+  }
+}
+
+/** Puts buffers taken out of tfjs's pool (by `build`) back into it. */
+function returnToPool(backend: GraphBackend, buffers: readonly GpuBuffer[]): void {
+  const pool = backend.bufferManager.freeBuffers;
+  for (const b of buffers) {
+    const key = `${b.size}_${b.usage}`;
+    if (!pool.has(key)) pool.set(key, []);
+    pool.get(key)!.push(b);
+    backend.bufferManager.numFreeBuffers++;
   }
 }
 
@@ -395,12 +401,7 @@ function build(backend: GraphBackend, r: StepRecording): StepGraph {
   // Everything else the step touches must be back in tfjs's pool: take it out.
   const pool = backend.bufferManager.freeBuffers;
   const reserved: GpuBuffer[] = [];
-  const giveBack = () => {
-    for (const b of reserved) {
-      pool.get(`${b.size}_${b.usage}`)!.push(b);
-      backend.bufferManager.numFreeBuffers++;
-    }
-  };
+  const giveBack = () => returnToPool(backend, reserved);
   for (const b of used) {
     if (external.has(b) || heldByVariables.has(b)) continue;
     const list = pool.get(`${b.size}_${b.usage}`);
@@ -457,8 +458,10 @@ function build(backend: GraphBackend, r: StepRecording): StepGraph {
  */
 function prepare(device: GraphBackend['device'], backend: GraphBackend, recorded: readonly RecordedCommand[], owned: OwnedBuffer[]): ReplayCommand[] {
   const align = device.limits.minUniformBufferOffsetAlignment;
-  const uniformAt = new Map<string, number>();
-  const uniformBlobs: Uint8Array[] = [];
+  // Each distinct uniform block once, at an aligned offset; `offsetOf` for every binding's block.
+  const byContent = new Map<string, number>();
+  const offsetOf = new Map<Uint8Array, number>();
+  const uniformBlobs: [Uint8Array, number][] = [];
   let uniformBytes = 0;
   let constantBytes = 0;
   for (const c of recorded) {
@@ -466,10 +469,13 @@ function prepare(device: GraphBackend['device'], backend: GraphBackend, recorded
       for (const b of c.bindings) {
         if (b.uniform === undefined) continue;
         const key = Buffer.from(b.uniform.buffer, b.uniform.byteOffset, b.uniform.byteLength).toString('base64');
-        if (uniformAt.has(key)) continue;
-        uniformAt.set(key, uniformBytes);
-        uniformBlobs.push(b.uniform);
-        uniformBytes = Math.ceil((uniformBytes + b.uniform.byteLength) / align) * align;
+        let at = byContent.get(key);
+        if (at === undefined) {
+          byContent.set(key, (at = uniformBytes));
+          uniformBlobs.push([b.uniform, at]);
+          uniformBytes = Math.ceil((uniformBytes + b.uniform.byteLength) / align) * align;
+        }
+        offsetOf.set(b.uniform, at);
       }
     } else if (c.kind === 'write') {
       constantBytes += Math.ceil(c.bytes.byteLength / 4) * 4;
@@ -481,8 +487,7 @@ function prepare(device: GraphBackend['device'], backend: GraphBackend, recorded
   if (constants !== null) owned.push(constants);
   if (uniforms !== null) {
     const all = new Uint8Array(uniformBytes);
-    let i = 0;
-    for (const [, at] of uniformAt) all.set(uniformBlobs[i++]!, at);
+    for (const [blob, at] of uniformBlobs) all.set(blob, at);
     backend.queue.writeBuffer(uniforms, 0, all);
   }
   const constantData = new Uint8Array(constantBytes);
@@ -498,8 +503,7 @@ function prepare(device: GraphBackend['device'], backend: GraphBackend, recorded
     }
     const entries = c.bindings.map((b) => {
       if (b.uniform === undefined) return { binding: b.binding, resource: { buffer: b.buffer, offset: b.offset, size: b.size } };
-      const key = Buffer.from(b.uniform.buffer, b.uniform.byteOffset, b.uniform.byteLength).toString('base64');
-      return { binding: b.binding, resource: { buffer: uniforms!, offset: uniformAt.get(key)!, size: b.size } };
+      return { binding: b.binding, resource: { buffer: uniforms!, offset: offsetOf.get(b.uniform)!, size: b.size } };
     });
     return { kind: 'dispatch', pipeline: c.pipeline, group: device.createBindGroup({ layout: c.layout, entries }), workgroups: c.workgroups };
   });
