@@ -12,6 +12,7 @@ import { generatorSource } from './data.js';
 import { asDiffusionModel } from './model.js';
 import { mtModel } from './mt-model.js';
 import { useCpu } from './test-setup.testutil.js';
+import { TINY, tinyUNetData, tinyUNetModel } from './tiny-unet.testutil.js';
 import { Trainer } from './trainer.js';
 import { unetLabelEncoder } from './unet-label-encoder.js';
 import { unetContextEncoder } from './unet-context-encoder.js';
@@ -148,29 +149,11 @@ describe('unetLabelEncoder (MATH.md 5.3)', () => {
 
 describe('training the tiny U-Net model', () => {
   test('50 training steps (label through the U-Net encoder, masked image on the extra path) and a sampling run leak nothing; the loss is finite', async () => {
-    // Smaller still: one level, no downsampling (a step is ~10x cheaper than the 8x8 config's).
-    const T4 = 4;
-    const u = createUNet({ imageSize: T4, inChannels: 1, baseChannels: 4, channelMults: [1], numResBlocks: 1, attentionResolutions: [], groups: 2, numClasses: 3, extraChannels: 1 }, { seed: 9 });
-    const label: Modality = { name: 'label', kind: 'categorical', classes: 3, encoder: unetLabelEncoder({ unet: u, classes: 3 }), weight: sqrtAlphaBarWeight(0.5) };
-    const masked: Modality = { name: 'masked', kind: 'gaussian', encoder: identityEncoder, weight: sqrtAlphaBarWeight(0.2) };
-    const heads = { label: middleMlpHead({ name: 'label', inChannels: 4, outDim: 3, kind: 'categorical', seed: 1 }) };
-    const model = mtModel({ unet: u, heads, modalities: [label, masked] });
+    const { model, modalities } = tinyUNetModel();
+    const [label, masked] = modalities as [Modality, Modality];
+    const T4 = TINY;
     const B = 2;
-    const data = generatorSource({
-      batchSize: B,
-      seed: 4,
-      draw: (rng, n) => {
-        const img = rng.fillNormal(new Float32Array(n * T4 * T4));
-        const keep = Float32Array.from({ length: n * T4 * T4 }, () => (rng.uniform() < 0.7 ? 1 : 0));
-        return {
-          z0: tf.tensor4d(img, [n, T4, T4, 1]),
-          values: {
-            label: tf.tensor1d(Int32Array.from({ length: n }, () => rng.int(3)), 'int32'),
-            masked: tf.tensor4d(img.map((v, i) => v * keep[i]!), [n, T4, T4, 1]),
-          },
-        };
-      },
-    });
+    const data = tinyUNetData({ batchSize: B });
     const trainer = new Trainer({ model, schedule, modalities: [label, masked], data, seed: 1, optimizer: { lr: 1e-3, clipGradNorm: 1 }, ema: { decay: 0.99 } });
     await trainer.trainStep();
     const losses: number[] = [];

@@ -1,46 +1,21 @@
 import { availableBackends, withBackend } from '@mtd/backend';
-import { identityEncoder, sqrtAlphaBarWeight } from '@mtd/aggregation';
-import { middleMlpHead } from '@mtd/heads';
-import type { Modality } from '@mtd/sampler';
 import { cosineSchedule } from '@mtd/schedule';
 import { expectNoLeak } from '@mtd/testkit';
-import { createUNet } from '@mtd/unet';
 import * as tf from '@tensorflow/tfjs';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { generatorSource } from './data.js';
-import { mtModel } from './mt-model.js';
+import { tinyUNetData, tinyUNetModel } from './tiny-unet.testutil.js';
 import { Trainer, TrainingDivergedError, type StepGraphStatus, type StepResult } from './trainer.js';
-import { unetLabelEncoder } from './unet-label-encoder.js';
 
-const S = 4;
 const schedule = cosineSchedule({ T: 50 });
 
 /** A tiny two-modality U-Net trainer; `poisonAt`: the batch (1-based) whose image is NaN. */
 function setup(options: { stepGraph: 'auto' | 'off'; dropout?: number; poisonAt?: number }) {
-  const u = createUNet({ imageSize: S, inChannels: 1, baseChannels: 4, channelMults: [1], numResBlocks: 1, attentionResolutions: [], groups: 2, numClasses: 3, extraChannels: 1, dropout: options.dropout ?? 0 }, { seed: 9 });
-  const label: Modality = { name: 'label', kind: 'categorical', classes: 3, encoder: unetLabelEncoder({ unet: u, classes: 3 }), weight: sqrtAlphaBarWeight(0.5) };
-  const masked: Modality = { name: 'masked', kind: 'gaussian', encoder: identityEncoder, weight: sqrtAlphaBarWeight(0.2) };
-  const heads = { label: middleMlpHead({ name: 'label', inChannels: 4, outDim: 3, kind: 'categorical', seed: 1 }) };
-  const model = mtModel({ unet: u, heads, modalities: [label, masked] });
-  let drawn = 0;
-  const data = generatorSource({
-    batchSize: 3,
-    seed: 4,
-    draw: (rng, n) => {
-      drawn += 1;
-      const img = rng.fillNormal(new Float32Array(n * S * S));
-      if (drawn === options.poisonAt) img[0] = Number.NaN;
-      const keep = Float32Array.from({ length: n * S * S }, () => (rng.uniform() < 0.7 ? 1 : 0));
-      return {
-        z0: tf.tensor4d(img, [n, S, S, 1]),
-        values: { label: tf.tensor1d(Int32Array.from({ length: n }, () => rng.int(3)), 'int32'), masked: tf.tensor4d(img.map((v, i) => v * keep[i]!), [n, S, S, 1]) },
-      };
-    },
-  });
-  const trainer = new Trainer({ model, schedule, modalities: [label, masked], data, seed: 1, optimizer: { lr: 1e-3, clipGradNorm: 1, warmupSteps: 3 }, ema: { decay: 0.99 }, stepGraph: options.stepGraph });
+  const { model, modalities } = tinyUNetModel({ ...(options.dropout !== undefined ? { dropout: options.dropout } : {}) });
+  const data = tinyUNetData({ batchSize: 3, ...(options.poisonAt !== undefined ? { poisonAt: options.poisonAt } : {}) });
+  const trainer = new Trainer({ model, schedule, modalities, data, seed: 1, optimizer: { lr: 1e-3, clipGradNorm: 1, warmupSteps: 3 }, ema: { decay: 0.99 }, stepGraph: options.stepGraph });
   return { model, trainer };
 }
 
