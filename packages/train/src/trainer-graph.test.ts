@@ -27,7 +27,7 @@ async function stateOf(s: ReturnType<typeof setup>): Promise<number[]> {
   return values.flatMap((v) => Array.from(v));
 }
 
-async function run(options: Parameters<typeof setup>[0], steps: number, midway?: (s: ReturnType<typeof setup>) => Promise<void>) {
+async function run(options: Parameters<typeof setup>[0], steps: number, midway?: (s: ReturnType<typeof setup>) => Promise<void>, overlapSteps?: boolean) {
   const s = setup(options);
   const results: StepResult[] = [];
   const statuses: StepGraphStatus['state'][] = [];
@@ -35,11 +35,12 @@ async function run(options: Parameters<typeof setup>[0], steps: number, midway?:
     results.push(r);
     statuses.push(s.trainer.graphStatus.state);
   };
-  await s.trainer.train({ steps: Math.ceil(steps / 2), progress: 'off', onStep });
+  const loop = { progress: 'off' as const, onStep, ...(overlapSteps !== undefined ? { overlapSteps } : {}) };
+  await s.trainer.train({ steps: Math.ceil(steps / 2), ...loop });
   // Reading the state caches it on the CPU; later steps must not be hidden behind that cache.
   await stateOf(s);
   await midway?.(s);
-  await s.trainer.train({ steps, progress: 'off', onStep });
+  await s.trainer.train({ steps, ...loop });
   const state = await stateOf(s);
   const status = s.trainer.graphStatus;
   return { s, results, statuses, state, status };
@@ -61,6 +62,12 @@ describe('Trainer on webgpu: steps replayed from a recorded step graph', () => {
       expect(graph.statuses).toEqual(['recording', 'recording', 'replaying', 'replaying', 'replaying', 'replaying', 'replaying', 'replaying', 'replaying']);
       expect(graph.results).toEqual(plain.results);
       expect(graph.state).toEqual(plain.state);
+      // Replays queued behind the step in flight (overlapSteps: the default when there is no onStep).
+      const overlapped = await run({ stepGraph: 'auto' }, 9, undefined, true);
+      expect(overlapped.statuses).toEqual(graph.statuses);
+      expect(overlapped.results).toEqual(plain.results);
+      expect(overlapped.state).toEqual(plain.state);
+      dispose(overlapped.s);
       // A clone of a weight keeps its values: the graph is dropped while the clone shares the
       // variable's data, and the trainer records and replays again.
       const snapshot = tf.clone(graph.s.model.variables[0]!.variable);
@@ -94,16 +101,28 @@ describe('Trainer on webgpu: steps replayed from a recorded step graph', () => {
         expect(graph.state).toEqual(plain.state);
         dispose(plain.s);
         dispose(graph.s);
-        // Batch 6 holds a NaN: step 6 is replayed, diverges, and changes nothing.
-        const nan = setup({ stepGraph: 'auto', poisonAt: 6 });
-        await nan.trainer.train({ steps: 5, progress: 'off' });
-        expect(nan.trainer.graphStatus.state).toBe('replaying');
-        const before = await stateOf(nan);
-        await expect(nan.trainer.train({ steps: 8, progress: 'off' })).rejects.toThrow(TrainingDivergedError);
-        expect(nan.trainer.step).toBe(5);
-        expect(nan.trainer.adam.count).toBe(5);
-        expect(await stateOf(nan)).toEqual(before);
-        dispose(nan);
+        // Batch 6 holds a NaN: step 6 is replayed, diverges, and changes nothing; step 7, replayed
+        // behind it (overlapped: no onStep), skips its update too. Training then goes on from
+        // step 5 with batches 8 on, recording again, as a run through tfjs does.
+        const diverge = async (stepGraph: 'auto' | 'off') => {
+          const s = setup({ stepGraph, poisonAt: 6 });
+          await s.trainer.train({ steps: 5, progress: 'off', overlapSteps: true });
+          if (stepGraph === 'auto') expect(s.trainer.graphStatus.state).toBe('replaying');
+          const before = await stateOf(s);
+          const error = await s.trainer.train({ steps: 8, progress: 'off', overlapSteps: true }).catch((e: unknown) => e);
+          expect(error).toBeInstanceOf(TrainingDivergedError);
+          expect((error as TrainingDivergedError).step).toBe(6);
+          expect([s.trainer.step, s.trainer.adam.count, s.trainer.ema?.count]).toEqual([5, 5, 5]);
+          expect(await stateOf(s)).toEqual(before);
+          if (stepGraph === 'auto') expect(s.trainer.graphStatus.state).toBe('recording');
+          await s.trainer.train({ steps: 10, progress: 'off', overlapSteps: true });
+          const after = await stateOf(s);
+          expect(after).not.toEqual(before);
+          if (stepGraph === 'auto') expect(s.trainer.graphStatus.state).toBe('replaying');
+          dispose(s);
+          return after;
+        };
+        expect(await diverge('auto')).toEqual(await diverge('off'));
         // Dropout masks drawn on the host each step: not a static step.
         const dropout = setup({ stepGraph: 'auto', dropout: 0.3 });
         await dropout.trainer.train({ steps: 5, progress: 'off' });

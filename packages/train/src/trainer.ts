@@ -84,7 +84,7 @@ export interface TrainerOptions {
    * programs to one command buffer (issue 7). The results are the same bit for bit. The trainer
    * records again after its variables were assigned (`restore`), and runs every step the usual way
    * when a step cannot be replayed (`graphStatus` says why: e.g. a model whose dropout draws on the
-   * host). Replayed steps are not overlapped (`overlapSteps`): they leave the host nearly idle.
+   * host). `train` overlaps replayed steps by default (see `TrainLoopOptions.overlapSteps`).
    * `'off'`: never. Other backends: never.
    */
   stepGraph?: 'auto' | 'off';
@@ -156,18 +156,22 @@ export interface TrainLoopOptions {
   progressStream?: ProgressStream;
   /** Steps between plain progress lines; default 10. */
   progressEvery?: number;
-  /** Called after each step; the model holds that step's weights unless `overlapSteps` is on. */
+  /** Called after each step; the model holds that step's weights unless steps overlap (`overlapSteps`). */
   onStep?: (result: StepResult) => void | Promise<void>;
   /**
-   * Record step k + 1 before step k's statistics are back (their read-back is queued right behind
-   * step k), so the host records one step while the device runs the other. The results, logs and
-   * checkpoints are the same; a divergence at step k also skips step k + 1's update (it is guarded
-   * by step k's) and throws for step k; `onStep` would see step k + 1's weights. Default off:
-   * measured on an H200 (BENCHMARKS.md), a refUNet step at batch 256 ran 1,155 -> 1,250 img/s
-   * with it and `selectBackend`'s `webgpu.submitBatchSize: 256`, but 1,155 -> 744 with tfjs's
-   * submit size of 15 (a pending read-back made the frequent submits slow).
+   * Queue step k + 1 before step k's statistics are back (their read-back is queued right behind
+   * step k), so the host prepares one step while the device runs the other. The results, logs and
+   * checkpoints are the same; a divergence at step k also skips step k + 1's update (every update
+   * is guarded by "this step and the ones before it finite") and throws for step k; `onStep` would
+   * see step k + 1's weights. `true`: every step but a recorded one (`stepGraph`); `false`: none.
+   * `'auto'` (default): replayed steps (`stepGraph`), when no `onStep` is given (so nothing can
+   * tell): the host's part of a replayed step (drawing the batch, encoding the command buffer,
+   * the read-back's latency) then hides behind the GPU's. Steps run through tfjs are not
+   * overlapped by default: on an H200 (BENCHMARKS.md) a refUNet step at batch 256 ran 1,155 ->
+   * 1,250 img/s overlapped with `selectBackend`'s `webgpu.submitBatchSize: 256`, but 1,155 -> 744
+   * with tfjs's submit size of 15 (a pending read-back made its frequent submits slow).
    */
-  overlapSteps?: boolean;
+  overlapSteps?: boolean | 'auto';
 }
 
 /** A step recorded on the backend whose statistics are not read back yet. */
@@ -177,8 +181,6 @@ interface PendingStep {
   stats?: tf.Tensor;
   /** The statistics' values, read back from the moment the step was recorded. */
   values: Promise<tf.TypedArray>;
-  /** Whether this step's update was made (loss and norm finite, and the previous step's too). */
-  finite?: tf.Tensor;
   termNames: string[];
   lr: number;
   examples: number;
@@ -264,6 +266,12 @@ export class Trainer {
   private graphReason: string | undefined;
   /** The head terms the last recorded step reported (a replayed step reports the same). */
   private termNames: string[] = [];
+  /**
+   * Whether every step since the last divergence had a finite loss and norm (a bool scalar on the
+   * device): each update is guarded by it and its own step's, and leaves it behind, so a step
+   * queued behind a diverged one skips its update too, replayed or not. Reset by a divergence.
+   */
+  private readonly stepsFinite: tf.Variable;
 
   constructor(options: TrainerOptions) {
     const where = 'Trainer';
@@ -307,6 +315,7 @@ export class Trainer {
     if (this.stepGraph !== 'auto' && this.stepGraph !== 'off') typeFail(where, 'options.stepGraph', "'auto' or 'off'", this.stepGraph);
     this.adam = new Adam(this.model.variables, adamOptions);
     this.ema = options.ema === false ? undefined : new Ema(this.model.variables, options.ema ?? { decay: 0.999 });
+    this.stepsFinite = tf.tidy(() => tf.variable(tf.scalar(true, 'bool'), false));
   }
 
   /** Completed optimizer updates. */
@@ -341,15 +350,16 @@ export class Trainer {
 
   /**
    * Records step `completed + 1` (+1 more if one is in flight) on the backend and returns what
-   * its end needs; nothing is read back. `after`: the previous queued step's "finite" flag, so
-   * this step's update is also skipped when that one's is (a diverged step stops the next too).
-   * On webgpu with `stepGraph: 'auto'` and nothing in flight the step is replayed from a
-   * recording of earlier steps, or recorded to make one.
+   * its end needs; nothing is read back. On webgpu with `stepGraph: 'auto'` the step is replayed
+   * from a recording of earlier steps (also behind a step in flight), or, with nothing in
+   * flight, recorded to make one.
    */
-  private queueStep(after?: tf.Tensor): PendingStep {
+  private queueStep(): PendingStep {
     const where = 'Trainer.trainStep';
     const k = this.completed + (this.inFlight !== undefined ? 2 : 1);
-    let graphNow = after === undefined && this.inFlight === undefined ? this.graphMode() : 'none';
+    // A recording must not overlap another step (two recordings are compared buffer for buffer).
+    const recordable = (mode: 'replay' | 'record' | 'none') => (mode === 'record' && this.inFlight !== undefined ? 'none' : mode);
+    let graphNow = recordable(this.graphMode());
     const inputs = this.drawStep(where);
     if (graphNow === 'replay') {
       let values: Promise<tf.TypedArray[]> | undefined;
@@ -362,7 +372,7 @@ export class Trainer {
         }
         // No longer current: this step runs the usual way, recorded to make a new graph.
         this.dropGraph('recording again: a variable the graph reads or replaces was assigned, or another tensor shares its data');
-        graphNow = this.graphMode();
+        graphNow = recordable(this.graphMode());
       }
       if (values !== undefined) {
         tf.dispose(inputs.tensors);
@@ -372,18 +382,18 @@ export class Trainer {
       }
     }
     const recording = graphNow === 'record' ? this.startRecording(inputs.tensors) : undefined;
-    let recorded: { stats: tf.Tensor; guard: tf.Tensor; termNames: string[] } | undefined;
+    let recorded: { stats: tf.Tensor; termNames: string[] } | undefined;
     try {
-      recorded = this.recordStep(inputs, after);
+      recorded = this.recordStep(inputs);
     } finally {
       tf.dispose(inputs.tensors);
       if (recording !== undefined && recorded === undefined) recording.abandon();
     }
-    const { stats, guard, termNames } = recorded;
+    const { stats, termNames } = recorded;
     recording?.finish([stats]);
     // The read-back starts now: its copy is queued right behind this step's work, so it resolves
     // when this step is done even if the next one is recorded meanwhile.
-    return { step: k, stats, values: stats.data(), finite: guard, termNames, lr: inputs.lr, examples: inputs.B, ...(recording !== undefined ? { recording } : {}) };
+    return { step: k, stats, values: stats.data(), termNames, lr: inputs.lr, examples: inputs.B, ...(recording !== undefined ? { recording } : {}) };
   }
 
   /**
@@ -441,10 +451,11 @@ export class Trainer {
 
   /**
    * The step's tensor work (MATH.md 4, steps 3-5) from its inputs alone: forward process, model,
-   * multi-task loss, gradients, clipping, Adam and EMA, guarded by "loss and norm finite". Returns
-   * the statistics `[loss, noise, ...terms, norm]` and the guard; everything else it made is gone.
+   * multi-task loss, gradients, clipping, Adam and EMA, guarded by "loss and norm finite, this step
+   * and every one since the last divergence" (`stepsFinite`). Returns the statistics `[loss, noise,
+   * ...terms, norm]`; everything else it made is gone.
    */
-  private recordStep(inp: StepInputs, after: tf.Tensor | undefined): { stats: tf.Tensor; guard: tf.Tensor; termNames: string[] } {
+  private recordStep(inp: StepInputs): { stats: tf.Tensor; termNames: string[] } {
     const where = 'Trainer.trainStep';
     const { B, z0 } = inp;
     const kept: tf.Tensor[] = [];
@@ -506,29 +517,31 @@ export class Trainer {
       // With the flat layout the gradients are gathered once, for the norm and for Adam.
       const flatGrads = this.adam.flatGradients(named);
       if (flatGrads !== undefined) kept.push(flatGrads);
-      const { stats, scale, finite } = tf.tidy(() => {
+      const { stats, scale, guard } = tf.tidy(() => {
         const norm = globalNorm(flatGrads !== undefined ? [flatGrads] : Object.values(named), { layout: this.adam.layout });
+        const finite = tf.logicalAnd(tf.isFinite(result.value), tf.isFinite(norm)).reshape([]);
         return {
           stats: tf.stack([result.value, ...reported, norm]),
           scale: clipScale(norm, this.clipGradNorm),
-          finite: tf.logicalAnd(tf.isFinite(result.value), tf.isFinite(norm)).reshape([]),
+          guard: tf.logicalAnd(finite, this.stepsFinite),
         };
       });
       kept.push(scale);
-      const guard = after === undefined ? finite : tf.tidy(() => tf.logicalAnd(finite, after));
-      if (guard !== finite) kept.push(finite);
+      // The guard is the flag's new value; the variable is its only holder once `kept` goes.
+      this.stepsFinite.assign(guard);
+      kept.push(guard);
       try {
         const values = this.adam.apply(named, scale, { onlyIf: guard, returnValues: this.ema?.layout === 'flat', coefficients: inp.adam, ...(flatGrads !== undefined ? { flatGradients: flatGrads } : {}) });
         if (values !== undefined) kept.push(values);
         // Both were built from the model's variables in order: the EMA takes Adam's flat result.
         this.ema?.update({ onlyIf: guard, ...(values !== undefined ? { values } : {}), ...(inp.ema !== undefined ? { coefficients: inp.ema } : {}) });
       } catch (error) {
-        tf.dispose([stats, guard]);
+        stats.dispose();
         throw error;
       }
       // Only these outlive the recording: the rest may go (the GPU keeps what queued work reads).
       this.termNames = termNames;
-      return { stats, guard, termNames };
+      return { stats, termNames };
     } finally {
       tf.dispose([...kept, ...reported]);
       if (grads !== undefined) tf.dispose(grads);
@@ -546,6 +559,9 @@ export class Trainer {
       if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
         this.adam.rewindCount();
         this.ema?.rewindCount();
+        // Queued after any step behind this one (which skipped its update too): the next step
+        // starts a clean chain. (A step graph is recorded again after this assignment.)
+        this.resetStepsFinite();
         if (!Number.isFinite(loss)) throw new TrainingDivergedError(k, 'loss', loss, this.lastCheckpoint);
         throw new TrainingDivergedError(k, 'gradient norm', gradNorm, this.lastCheckpoint);
       }
@@ -556,7 +572,7 @@ export class Trainer {
       good = true;
       return { step: k, loss, noise: values[1]!, terms, gradNorm, clip, lr: p.lr, examples: p.examples };
     } finally {
-      tf.dispose([p.stats, p.finite].filter((x): x is tf.Tensor => x !== undefined));
+      p.stats?.dispose();
       // Everything the step made is gone now: its buffers are back in tfjs's pool for the graph.
       if (p.recording !== undefined) this.recorded(p.recording, good);
     }
@@ -569,9 +585,8 @@ export class Trainer {
     return this.graphTries < GRAPH_TRIES ? 'record' : 'none';
   }
 
-  /** Whether steps are (or are about to be) replayed, so `train` does not overlap them. */
-  private graphActive(): boolean {
-    return this.graphMode() !== 'none';
+  private resetStepsFinite(): void {
+    tf.tidy(() => this.stepsFinite.assign(tf.scalar(true, 'bool')));
   }
 
   private startRecording(inputs: readonly tf.Tensor[]): StepRecording | undefined {
@@ -622,8 +637,8 @@ export class Trainer {
     this.ema?.rewindCount();
     // Its read-back is under way: let it land (or fail) before the tensors go.
     void p.values.then(
-      () => tf.dispose([p.stats, p.finite].filter((x): x is tf.Tensor => x !== undefined)),
-      () => tf.dispose([p.stats, p.finite].filter((x): x is tf.Tensor => x !== undefined)),
+      () => p.stats?.dispose(),
+      () => p.stats?.dispose(),
     );
   }
 
@@ -657,8 +672,14 @@ export class Trainer {
     // With overlap, step k + 1 is recorded before step k's statistics are read back, so the CPU
     // records one step while the GPU runs the other; a step followed by a checkpoint, and the
     // last, are finished first (a checkpoint must hold its own step's weights).
-    const overlap = options.overlapSteps ?? false;
-    if (typeof overlap !== 'boolean') typeFail(where, 'options.overlapSteps', 'a boolean', overlap);
+    const overlap = options.overlapSteps ?? 'auto';
+    if (typeof overlap !== 'boolean' && overlap !== 'auto') typeFail(where, 'options.overlapSteps', "a boolean or 'auto'", overlap);
+    // Whether the step after the one in flight may be queued now (never a recording: see queueStep).
+    const overlapNext = (): boolean => {
+      const mode = this.graphMode();
+      if (overlap === 'auto') return mode === 'replay' && options.onStep === undefined;
+      return overlap && mode !== 'record';
+    };
     const checkpointAfter = (k: number) => options.checkpointDir !== undefined && ((every !== undefined && k % every === 0) || k === steps);
     try {
       let pending: PendingStep | undefined = this.completed < steps ? this.queueStep() : undefined;
@@ -669,9 +690,9 @@ export class Trainer {
         // as it would be without overlap.
         let next: PendingStep | undefined;
         let queueError: unknown;
-        if (overlap && !this.graphActive() && current.step < steps && !checkpointAfter(current.step)) {
+        if (overlapNext() && current.step < steps && !checkpointAfter(current.step)) {
           try {
-            next = this.queueStep(current.finite);
+            next = this.queueStep();
           } catch (error) {
             queueError = error ?? new Error('Trainer.train: recording the next step failed');
           }
@@ -790,6 +811,7 @@ export class Trainer {
     }
     this.data.restore(state.data);
     this.rng = restoreRng(state.rng);
+    this.resetStepsFinite();
     if (this.graph !== undefined || this.lastRecording !== undefined) this.dropGraph('recording again after a restore');
     this.completed = state.step;
     this.lastCheckpoint = ckpt.path;
@@ -798,6 +820,7 @@ export class Trainer {
   /** Frees the optimizer and EMA state and the step graph (not the model, which the caller owns). */
   dispose(): void {
     this.dropGraph('disposed');
+    this.stepsFinite.dispose();
     this.adam.dispose();
     this.ema?.dispose();
   }

@@ -93,12 +93,17 @@ describe('StepGraph (webgpu): a recorded step replayed', () => {
     const tensorsBefore = tf.memory().numTensors;
     // A read caches the values on the CPU: replays must not be hidden behind that cache.
     await s.w.data();
-    for (const b of batches.slice(3)) {
+    // Replays queued while earlier ones are in flight (the host prepares step k + 1 while the GPU
+    // runs step k): each reads what the one before left, each reads back its own outputs.
+    const runs = batches.slice(3).map((b) => {
       const inputs = tensorsOf(b);
-      const [values] = await graph.run(inputs);
-      outs.push(Array.from(values!));
+      const run = graph.run(inputs);
       tf.dispose(inputs);
-    }
+      return run;
+    });
+    expect(graph.inFlight).toBe(runs.length);
+    for (const [values] of await Promise.all(runs)) outs.push(Array.from(values!));
+    expect(graph.inFlight).toBe(0);
     expect(tf.memory().numTensors).toBe(tensorsBefore);
     expect(outs).toEqual(refOut);
     expect(Array.from(await s.w.data())).toEqual(Array.from(refW));

@@ -64,9 +64,11 @@ export class StepGraph {
   private readonly reserved: readonly GpuBuffer[];
   private readonly pinned: readonly object[];
   private readonly owned: readonly OwnedBuffer[];
-  private readonly staging: readonly OwnedBuffer[];
+  /** Read-back buffers, one set per run in flight (a set is reused once its run has resolved). */
+  private readonly stagingSets: OwnedBuffer[][];
+  private readonly freeStaging: OwnedBuffer[][];
   private readonly swap: OwnedBuffer | null;
-  private running: Promise<unknown> | null = null;
+  private readonly running = new Set<Promise<unknown>>();
   private disposed = false;
   /** GPU commands of one replay (dispatches and copies, including the state and output copies). */
   readonly commandCount: number;
@@ -93,7 +95,8 @@ export class StepGraph {
     this.reserved = parts.reserved;
     this.pinned = parts.pinned;
     this.owned = parts.owned;
-    this.staging = parts.staging;
+    this.stagingSets = [parts.staging];
+    this.freeStaging = [parts.staging];
     this.swap = parts.swap;
     this.commandCount = this.commands.length + this.states.filter((s) => s.in !== null).length * (this.swap === null ? 1 : 2) + this.outputs.length;
   }
@@ -134,16 +137,17 @@ export class StepGraph {
 
   /**
    * Runs the step again with new `inputs` (tensors shaped like the recording's, on the CPU or the
-   * GPU; the caller keeps and disposes them) and resolves with the outputs' values. One run at a
-   * time; the variables hold the step's results when it resolves (and for any tfjs work queued
-   * after the call, at once). Throws at once, having queued nothing, on bad inputs, and
+   * GPU; the caller keeps and disposes them) and resolves with the outputs' values. A run may be
+   * queued while earlier ones are in flight (the GPU runs them in order, each reading the
+   * variables the one before left): the host prepares step k + 1 while the GPU runs step k. The
+   * variables hold the step's results when it resolves (and for any tfjs work queued after the
+   * call, at once). Throws at once, having queued nothing, on bad inputs, and
    * `StepGraphError` when the graph is no longer `current` (so the caller can run the step the
    * usual way with the same inputs).
    */
   run(inputs: readonly tf.Tensor[]): Promise<tf.TypedArray[]> {
     const where = 'StepGraph.run';
     if (this.disposed) throw new Error(`${where}: the graph is disposed`);
-    if (this.running !== null) throw new Error(`${where}: the previous run has not finished; await it first`);
     if (!this.current) throw new StepGraphError(`${where}: a variable the graph reads or replaces was assigned since it was recorded, or its data is shared with another tensor (or the backend changed): record the step again`);
     if (!Array.isArray(inputs) || inputs.length !== this.inputs.length) throw new RangeError(`${where}: inputs must be ${this.inputs.length} tensors, got ${Array.isArray(inputs) ? inputs.length : typeof inputs}`);
     inputs.forEach((t, i) => {
@@ -186,7 +190,11 @@ export class StepGraph {
       });
       for (const { s, offset } of staged) copies.push({ kind: 'copy', src: this.swap, srcOffset: offset, dst: s.in!, dstOffset: 0, size: s.out.size });
     }
-    const outputs = this.outputs.map((o, i): ReplayCommand => ({ kind: 'copy', src: o.buffer, srcOffset: 0, dst: this.staging[i]!, dstOffset: 0, size: this.staging[i]!.size }));
+    // Inputs' slots and intermediates are shared by queued runs: the queue orders every write and
+    // copy after the work submitted before it. Read-back buffers are not (one mapped or being
+    // mapped cannot be written), so each run in flight has its own.
+    const staging = this.freeStaging.pop() ?? this.newStaging();
+    const outputs = this.outputs.map((o, i): ReplayCommand => ({ kind: 'copy', src: o.buffer, srcOffset: 0, dst: staging[i]!, dstOffset: 0, size: staging[i]!.size }));
     let pass: GpuComputePassLike | null = null;
     let pipeline: object | null = null;
     for (const list of [copies, this.commands, outputs]) {
@@ -217,7 +225,7 @@ export class StepGraph {
       if (data !== undefined) data.values = null;
     }
     const read = Promise.all(
-      this.staging.map(async (buffer, i) => {
+      staging.map(async (buffer, i) => {
         await buffer.mapAsync(MAP_READ_MODE);
         try {
           const bytes = buffer.getMappedRange().slice(0, byteSize(this.outputs[i]!));
@@ -228,10 +236,22 @@ export class StepGraph {
       }),
     );
     const done = read.finally(() => {
-      this.running = null;
+      this.running.delete(done);
+      if (!this.disposed) this.freeStaging.push(staging);
     });
-    this.running = done;
+    this.running.add(done);
     return done;
+  }
+
+  /** Runs now in flight (queued and not yet resolved). */
+  get inFlight(): number {
+    return this.running.size;
+  }
+
+  private newStaging(): OwnedBuffer[] {
+    const set = this.outputs.map((o) => this.backend.device.createBuffer({ size: Math.max(4, byteSize(o)), usage: BUFFER_USAGE.MAP_READ | BUFFER_USAGE.COPY_DST }) as OwnedBuffer);
+    this.stagingSets.push(set);
+    return set;
   }
 
   /**
@@ -246,10 +266,8 @@ export class StepGraph {
       returnToPool(backend, this.reserved);
       for (const dataId of this.pinned) backend.disposeData(dataId);
     }
-    const own = [...this.owned, ...this.staging, ...(this.swap === null ? [] : [this.swap])];
-    const pending = this.running ?? Promise.resolve();
-    void pending
-      .catch(() => undefined)
+    const own = [...this.owned, ...this.stagingSets.flat(), ...(this.swap === null ? [] : [this.swap])];
+    void Promise.allSettled([...this.running])
       .then(() => backend.queue.onSubmittedWorkDone())
       .catch(() => undefined)
       .then(() => own.forEach((b) => b.destroy()));
