@@ -39,6 +39,9 @@ describe("webgpu Sum with reductions: 'wgsl' (leading or middle axes, split acro
     { shape: [70001], axes: [0] },
     { shape: [50, 7, 11, 13], axes: [0, 1], keepDims: true },
     { shape: [300, 2, 2], axes: [0, 1, 2] },
+    // Many slabs for few outputs: the slabs are added up by lanes too (a second LeadingSumProgram).
+    { shape: [32, 16, 16, 64], axes: [0, 1, 2] },
+    { shape: [9000, 20], axes: [0] },
   ];
 
   it('matches the float64 sum, runs no transpose, and leaves other reductions to tfjs', async (ctx) => {
@@ -56,6 +59,9 @@ describe("webgpu Sum with reductions: 'wgsl' (leading or middle axes, split acro
         expectClose(await out.data(), leadingSumRef(values, c.shape, c.axes.length), { rtol: 1e-5, atol: 1e-4, label });
         expect(programs, label).toContain('LeadingSumProgram');
         expect(programs, label).not.toContain('TransposeProgram');
+        const rows = c.shape.slice(0, c.axes.length).reduce((a, b) => a * b, 1);
+        const slabs = leadingSumSplits(rows, rest.reduce((a, b) => a * b, 1));
+        expect(programs.filter((p) => p === 'LeadingSumProgram').length, label).toBe(slabs > 16 ? 2 : 1);
         await expectNoLeak(() => tf.sum(x, c.axes, c.keepDims), label);
         tf.dispose([x, out]);
       }
