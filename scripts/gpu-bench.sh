@@ -25,6 +25,8 @@ part() { # part NAME SECONDS COMMAND...: one measurement, never longer than SECO
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,memory.used --format=csv 2>&1 | tee "$LOG/card.log"
 part torch 80 python3 .gpu/torch_unet.py
 # Every conv form per refUNet layer, the WGSL GEMMs under each candidate tiling (a TFLOP/s table at the end).
+# As the first WebGPU run on a fresh machine its first layer (32x32 64->64) can read several times
+# too slow (bench/convGrads.ts): check that layer against a second run before trusting it.
 part convs-256 150 bash .gpu/run.sh convs webgpu 256 10
 T="bash .gpu/run.sh train --backends webgpu --configs ref-unet"
 part train-64 60 $T --batch 64 --steps 10
@@ -64,12 +66,15 @@ part train-256-matmul-tfjs 60 $T --batch 256 --steps 5 --matmul tfjs
 part train-64-gn-silu-separate 60 $T --batch 64 --steps 10 --gn-silu separate
 part train-256-gn-silu-separate 60 $T --batch 256 --steps 5 --gn-silu separate
 part sample-256-gn-silu-separate 90 bash .gpu/run.sh sample --batch 256 --steps 50 --gn-silu separate
-# The step with other GEMM tilings (webgpu.gemmTiles; default 64x64/4x4/k16 for both): two
-# guesses, then CONV_TILES / DW_TILES (pick them from convs-256's table).
-part train-256-tiles-a 60 $T --batch 256 --steps 5 --conv-tiles 128x64/8x4/k16+p --dw-tiles 64x64/8x8/k16+p
-part train-256-tiles-b 60 $T --batch 256 --steps 5 --conv-tiles 64x64/8x8/k16+p --dw-tiles 64x64/4x4/k16+p
-part train-256-tiles 60 $T --batch 256 --steps 5 --conv-tiles "${CONV_TILES:-64x64/4x4/k16+p}" --dw-tiles "${DW_TILES:-64x64/4x4/k16+p}"
-part profile-256-tiles 90 $T --batch 256 --steps 2 --profile --conv-tiles "${CONV_TILES:-64x64/4x4/k16+p}" --dw-tiles "${DW_TILES:-64x64/4x4/k16+p}"
+# The step with other GEMM tilings (webgpu.gemmTiles; defaults conv 64x64/8x8/k16+p, inputGradient
+# 128x64/8x4/k16+p, filterGradient 64x64/4x4/k16+p, which train-256 runs): the former default for
+# all three; the input gradient in the conv's tiling (as before it had its own); a 128-row conv;
+# then CONV_TILES / DX_TILES / DW_TILES (pick them from convs-256's table; unset: the defaults).
+part train-256-tiles-old 60 $T --batch 256 --steps 5 --conv-tiles 64x64/4x4/k16 --dx-tiles 64x64/4x4/k16 --dw-tiles 64x64/4x4/k16
+part train-256-tiles-a 60 $T --batch 256 --steps 5 --conv-tiles 128x64/8x4/k16+p --dx-tiles 128x64/8x4/k16+p --dw-tiles 64x64/8x8/k16+p
+part train-256-tiles-b 60 $T --batch 256 --steps 5 --conv-tiles 64x64/8x8/k16+p --dx-tiles 64x64/8x8/k16+p --dw-tiles 64x64/4x4/k16+p
+part train-256-tiles 60 $T --batch 256 --steps 5 --conv-tiles "${CONV_TILES:-64x64/8x8/k16+p}" --dx-tiles "${DX_TILES:-128x64/8x4/k16+p}" --dw-tiles "${DW_TILES:-64x64/4x4/k16+p}"
+part profile-256-tiles 90 $T --batch 256 --steps 2 --profile --conv-tiles "${CONV_TILES:-64x64/8x8/k16+p}" --dx-tiles "${DX_TILES:-128x64/8x4/k16+p}" --dw-tiles "${DW_TILES:-64x64/4x4/k16+p}"
 # GPU time per kernel (timestamps: one compute pass per kernel, so a little more than in a plain step).
 part profile-64 60 $T --batch 64 --steps 2 --profile --kernels
 part profile-256 90 $T --batch 256 --steps 2 --profile

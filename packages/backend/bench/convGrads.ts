@@ -5,7 +5,8 @@
  * filter gradient) under each tiling in `tilings` (comma-separated; default: every candidate in
  * GEMM_TILING_CANDIDATES), then a table of TFLOP/s per tiling and layer. This is the measurement
  * behind which kernels `registerTrainingKernels` installs. Timing queues `reps` runs and reads back one scalar
- * (PLATFORM.md: never download to time). On a GPU, `reps` 20 or more.
+ * (PLATFORM.md: never download to time), after up to 3 untimed runs queued the same way. On a
+ * GPU, `reps` 20 or more.
  */
 import * as tf from '@tensorflow/tfjs';
 import {
@@ -32,16 +33,27 @@ const SHAPES = [
   { label: '8x8 128->128 s1', hw: 8, ci: 128, co: 128, stride: 1 },
 ];
 
-async function msPerRun(fn: () => tf.Tensor, reps: number): Promise<number> {
+/**
+ * Untimed runs of each form before it is timed, queued as the timed ones are. With a single
+ * warm-up call the first tiling timed of a form read far below the others on some layers (H100:
+ * the filter gradient under 64x64/4x4/k16 at 0.63 TFLOP/s on 32x32 64->64 stride 2, against 10.7
+ * with +p; with these runs both read 11-13). At most `reps`, so cpu's single timed run stays short.
+ *
+ * Not fixed by this: in the first run on a freshly started H100 every form of the first layer
+ * with WGSL forms (32x32 64->64) read 4-6 TFLOP/s forward (21-23 in later runs on the same
+ * machine, and 27 inside a training step), recovering over that layer's forms. The later runs
+ * (one of them after 2 s of matMuls) showed no such dip, and the SM clock was at its maximum
+ * throughout; the cause is not known. Read that layer's numbers from a second run.
+ */
+const WARMUP_RUNS = 3;
+
+/** Queues `runs` calls of `fn`, then reads back one scalar that depends on all of them. */
+async function runQueued(fn: () => tf.Tensor, runs: number): Promise<void> {
   // One element of each output joins the read-back: a full tf.sum of a [256,32,32,64] output
   // costs more than the conv on webgpu (its reduction to a scalar runs on one workgroup).
   const first = (t: tf.Tensor) => tf.slice(t.reshape([-1]), 0, 1);
-  const warm = fn();
-  await first(warm).data();
-  warm.dispose();
-  const start = performance.now();
   let acc: tf.Tensor = tf.zeros([1]);
-  for (let i = 0; i < reps; i++) {
+  for (let i = 0; i < runs; i++) {
     const out = fn();
     const next = tf.tidy(() => tf.add(acc, first(out)));
     tf.dispose([out, acc]);
@@ -49,6 +61,12 @@ async function msPerRun(fn: () => tf.Tensor, reps: number): Promise<number> {
   }
   await acc.data();
   acc.dispose();
+}
+
+async function msPerRun(fn: () => tf.Tensor, reps: number): Promise<number> {
+  await runQueued(fn, Math.min(WARMUP_RUNS, reps));
+  const start = performance.now();
+  await runQueued(fn, reps);
   return (performance.now() - start) / reps;
 }
 

@@ -4,9 +4,9 @@ import { setWebgpuSilu } from './kernels/siluWgsl.js';
 import { setWebgpuCounterNormal } from './kernels/counterNormalWgsl.js';
 import { setWebgpuFlatCopies } from './kernels/flatCopies.js';
 import { setLeadingSumWgsl } from './kernels/leadingSumWgsl.js';
-import { setConv2dWgsl, setConv2dWgslTiling } from './kernels/conv2dWgsl.js';
+import { setConv2dBackpropInputWgslTiling, setConv2dWgsl, setConv2dWgslTiling } from './kernels/conv2dWgsl.js';
 import { setConv2dFilterGradWgslTiling } from './kernels/conv2dFilterGradWgsl.js';
-import { DEFAULT_GEMM_TILING, gemmTilingName, parseGemmTiling } from './kernels/gemmTiling.js';
+import { DEFAULT_CONV_TILING, DEFAULT_FILTER_GRADIENT_TILING, DEFAULT_INPUT_GRADIENT_TILING, gemmTilingName, parseGemmTiling } from './kernels/gemmTiling.js';
 import { setMatMulWgsl } from './kernels/matMulWgsl.js';
 import { setWebgpuAdamUpdate } from './kernels/adamUpdateWgsl.js';
 import { setWebgpuEmaUpdate } from './kernels/emaUpdateWgsl.js';
@@ -68,10 +68,11 @@ export interface WebgpuOptions {
   groupNorm?: 'tfjs' | 'wgsl';
   /**
    * `'wgsl'` (default): the registered `Conv2D` runs NHWC convs with 16k input and 4k output
-   * channels as a WGSL implicit GEMM in 64x64 tiles (also the stride-1 input gradient, computed
-   * as a forward conv); others stay with tfjs's kernel. On an H200 a refUNet step's forward convs
-   * took 30 ms of GPU time instead of 43, its input gradients 32 instead of 45 (batch 256;
-   * BENCHMARKS.md). `'tfjs'`: tfjs's kernel for all.
+   * channels as a WGSL implicit GEMM in `gemmTiles.conv` tiles (also the stride-1 input gradient,
+   * computed as a forward conv, in `gemmTiles.inputGradient` tiles); others stay with tfjs's
+   * kernel. On an H200 a refUNet step's forward convs took 30 ms of GPU time instead of 43, its
+   * input gradients 32 instead of 45 (batch 256, both in 64x64/4x4/k16 tiles; BENCHMARKS.md).
+   * `'tfjs'`: tfjs's kernel for all.
    */
   conv2d?: 'tfjs' | 'wgsl';
   /**
@@ -96,13 +97,20 @@ export interface WebgpuOptions {
    */
   flatCopies?: 'copies' | 'programs';
   /**
-   * The register-blocked tilings of the WGSL conv GEMMs (`GemmTiling`): `conv` for the forward
-   * conv and the stride-1 input gradient, `filterGradient` for the filter gradient. A name such as
-   * `'64x64/4x4/k16'` (the default for both: 64x64 output tiles, 4x4 per thread, 16 values of k
-   * a step) or `'128x64/8x4/k16+p'` (`+p`: the next step's loads issued before this step's
-   * arithmetic). `GEMM_TILING_CANDIDATES` lists the forms `bench:conv` times.
+   * The register-blocked tilings of the WGSL conv GEMMs (`GemmTiling`), each a name
+   * `<tile M>x<tile N>/<per thread M>x<per thread N>/k<16|32>[+p]` (`+p`: the next step's loads
+   * issued before this step's arithmetic); `GEMM_TILING_CANDIDATES` lists the forms `bench:conv`
+   * times. Defaults, the best measured on an H100 (refUNet, batch 256):
+   * - `conv`, the forward conv: `'64x64/8x8/k16+p'` (64x64 output tiles, 8x8 per thread, 16
+   *   values of k a step, prefetching);
+   * - `inputGradient`, the stride-1 input gradient (the same GEMM over `dy` with the flipped
+   *   filter; it has its own tiling because its best differs): `'128x64/8x4/k16+p'`;
+   * - `filterGradient`, the filter gradient and the long-K `a^T b` of `matMul: 'wgsl'`:
+   *   `'64x64/4x4/k16+p'`.
+   * A k32 tiling runs at 16 values of k for reduced channel counts that are not multiples of 32;
+   * partial tiles at the edges are masked. Any valid name is accepted; an invalid one throws.
    */
-  gemmTiles?: { conv?: string; filterGradient?: string };
+  gemmTiles?: { conv?: string; inputGradient?: string; filterGradient?: string };
   /**
    * `'wgsl'` (default): the registered `BatchMatMul` computes a long-K `a^T b` with a small result
    * (a dense layer's weight gradient over a large batch of rows, e.g. refUNet's attention
@@ -141,8 +149,13 @@ function applyWebgpuSettings(options: WebgpuOptions): void {
   const matMul = oneOf('matMul', options.matMul ?? 'wgsl', ['tfjs', 'wgsl'] as const);
   const flatCopies = oneOf('flatCopies', options.flatCopies ?? 'copies', ['copies', 'programs'] as const);
   const tiles = options.gemmTiles ?? {};
-  const convTiling = parseGemmTiling(tiles.conv ?? gemmTilingName(DEFAULT_GEMM_TILING), 'selectBackend: options.webgpu.gemmTiles.conv');
-  const filterGradTiling = parseGemmTiling(tiles.filterGradient ?? gemmTilingName(DEFAULT_GEMM_TILING), 'selectBackend: options.webgpu.gemmTiles.filterGradient');
+  const unknownTiles = Object.keys(tiles).filter((k) => !['conv', 'inputGradient', 'filterGradient'].includes(k));
+  if (unknownTiles.length > 0) {
+    throw new RangeError(`selectBackend: options.webgpu.gemmTiles takes conv, inputGradient and filterGradient, got ${unknownTiles.join(', ')}`);
+  }
+  const convTiling = parseGemmTiling(tiles.conv ?? gemmTilingName(DEFAULT_CONV_TILING), 'selectBackend: options.webgpu.gemmTiles.conv');
+  const inputGradTiling = parseGemmTiling(tiles.inputGradient ?? gemmTilingName(DEFAULT_INPUT_GRADIENT_TILING), 'selectBackend: options.webgpu.gemmTiles.inputGradient');
+  const filterGradTiling = parseGemmTiling(tiles.filterGradient ?? gemmTilingName(DEFAULT_FILTER_GRADIENT_TILING), 'selectBackend: options.webgpu.gemmTiles.filterGradient');
   const size = options.submitBatchSize;
   if (size !== undefined && (!Number.isInteger(size) || size < 1)) {
     throw new RangeError(`selectBackend: options.webgpu.submitBatchSize must be an integer >= 1, got ${String(size)}`);
@@ -152,6 +165,7 @@ function applyWebgpuSettings(options: WebgpuOptions): void {
   setWebgpuGroupNorm(groupNorm === 'wgsl', groupNormSilu === 'fused');
   setConv2dWgsl(conv2d === 'wgsl');
   setConv2dWgslTiling(convTiling);
+  setConv2dBackpropInputWgslTiling(inputGradTiling);
   setMatMulWgsl(matMul === 'wgsl');
   setWebgpuAdamUpdate(optimizer === 'wgsl');
   setWebgpuEmaUpdate(optimizer === 'wgsl');

@@ -3,7 +3,7 @@
 //                              [--kernels] [--profile] [--baseline] [--layout flat|per-variable]
 //                              [--tf-flag NAME=VALUE]... [--dawn-toggles a,b] [--filter-grad im2col|wgsl] [--reductions tfjs|wgsl] [--group-norm tfjs|wgsl]
 //                              [--conv tfjs|wgsl] [--silu tfjs|wgsl] [--noise host|wgsl] [--flat-copies copies|programs]
-//                              [--conv-tiles TILING] [--dw-tiles TILING] [--matmul tfjs|wgsl] [--gn-silu fused|separate] [--optimizer ops|wgsl]
+//                              [--conv-tiles TILING] [--dx-tiles TILING] [--dw-tiles TILING] [--matmul tfjs|wgsl] [--gn-silu fused|separate] [--optimizer ops|wgsl]
 //                              [--overlap] [--record] [--traffic] [--step-graph auto|off]
 // Builds each config's experiment, runs a warm-up step, then times `--steps` steps of
 // Trainer.train (one loss read-back per step, as in real training). Timing lives here, never in
@@ -28,7 +28,8 @@
 //   --matmul        selectBackend's webgpu.matMul option (long-K a^T b by tfjs's kernel, or the split-K GEMM).
 //   --optimizer     selectBackend's webgpu.optimizer option (the flat Adam and EMA as tfjs ops, or one WGSL program each).
 //   --gn-silu       selectBackend's webgpu.groupNormSilu option (GroupNorm + SiLU as one kernel and gradient kernel, or apart).
-//   --conv-tiles / --dw-tiles  selectBackend's webgpu.gemmTiles.conv / .filterGradient (e.g. 128x64/8x4/k16+p).
+//   --conv-tiles / --dx-tiles / --dw-tiles  selectBackend's webgpu.gemmTiles.conv / .inputGradient / .filterGradient
+//                   (e.g. 128x64/8x4/k16+p; the forward conv / stride-1 input gradient / filter gradient).
 //   --overlap       Trainer.train's overlapSteps: step k + 1 recorded before step k is read back.
 //   --step-graph    the Trainer's stepGraph option (default auto: on webgpu, steps 3+ are replayed from a
 //                   recorded StepGraph). The kernel counts, --traffic and --profile need a step run
@@ -63,6 +64,7 @@ const { values } = parseArgs({
     noise: { type: 'string' },
     'flat-copies': { type: 'string' },
     'conv-tiles': { type: 'string' },
+    'dx-tiles': { type: 'string' },
     matmul: { type: 'string' },
     'gn-silu': { type: 'string' },
     optimizer: { type: 'string' },
@@ -237,7 +239,11 @@ for (const backendName of values.backends.split(',')) {
       ...(values.matmul ? { matMul: values.matmul } : {}),
       ...(values['gn-silu'] ? { groupNormSilu: values['gn-silu'] } : {}),
       ...(values.optimizer ? { optimizer: values.optimizer } : {}),
-      gemmTiles: { ...(values['conv-tiles'] ? { conv: values['conv-tiles'] } : {}), ...(values['dw-tiles'] ? { filterGradient: values['dw-tiles'] } : {}) },
+      gemmTiles: {
+        ...(values['conv-tiles'] ? { conv: values['conv-tiles'] } : {}),
+        ...(values['dx-tiles'] ? { inputGradient: values['dx-tiles'] } : {}),
+        ...(values['dw-tiles'] ? { filterGradient: values['dw-tiles'] } : {}),
+      },
     },
   });
   setFlags();
@@ -317,7 +323,7 @@ for (const backendName of values.backends.split(',')) {
     if (runProgram) gpu.runWebGPUProgram = runProgram;
     const programCount = [...programs.values()].reduce((a, b) => a + b, 0);
     const computing = info.kernels.filter((k) => k.name !== 'Reshape' && (k.depth ?? 0) === 0);
-    const tag = [values.baseline ? ' [baseline]' : '', values['filter-grad'] ? ` [dW ${values['filter-grad']}]` : '', values.reductions ? ` [sums ${values.reductions}]` : '', values['group-norm'] ? ` [GroupNorm ${values['group-norm']}]` : '', values.conv ? ` [conv ${values.conv}]` : '', values.silu ? ` [SiLU ${values.silu}]` : '', values.noise ? ` [noise ${values.noise}]` : '', values['flat-copies'] ? ` [flat ${values['flat-copies']}]` : '', values.matmul ? ` [matMul ${values.matmul}]` : '', values['gn-silu'] ? ` [GN+SiLU ${values['gn-silu']}]` : '', values.optimizer ? ` [optimizer ${values.optimizer}]` : '', values['conv-tiles'] ? ` [conv tiles ${values['conv-tiles']}]` : '', values['dw-tiles'] ? ` [dW tiles ${values['dw-tiles']}]` : '', values.overlap ? ' [overlap]' : '', stepGraph === 'off' ? ' [graph off]' : '', ...values['tf-flag'].map((f) => ` [${f}]`), values['dawn-toggles'] ? ` [${values['dawn-toggles']}]` : ''].join('');
+    const tag = [values.baseline ? ' [baseline]' : '', values['filter-grad'] ? ` [dW ${values['filter-grad']}]` : '', values.reductions ? ` [sums ${values.reductions}]` : '', values['group-norm'] ? ` [GroupNorm ${values['group-norm']}]` : '', values.conv ? ` [conv ${values.conv}]` : '', values.silu ? ` [SiLU ${values.silu}]` : '', values.noise ? ` [noise ${values.noise}]` : '', values['flat-copies'] ? ` [flat ${values['flat-copies']}]` : '', values.matmul ? ` [matMul ${values.matmul}]` : '', values['gn-silu'] ? ` [GN+SiLU ${values['gn-silu']}]` : '', values.optimizer ? ` [optimizer ${values.optimizer}]` : '', values['conv-tiles'] ? ` [conv tiles ${values['conv-tiles']}]` : '', values['dx-tiles'] ? ` [dx tiles ${values['dx-tiles']}]` : '', values['dw-tiles'] ? ` [dW tiles ${values['dw-tiles']}]` : '', values.overlap ? ' [overlap]' : '', stepGraph === 'off' ? ' [graph off]' : '', ...values['tf-flag'].map((f) => ` [${f}]`), values['dawn-toggles'] ? ` [${values['dawn-toggles']}]` : ''].join('');
     console.log(`${backendName.padEnd(6)} ${(name + tag).padEnd(14)} ${String(exp.model.parameterCount()).padStart(9)} params  batch ${String(B).padStart(3)}  ${(steps / s).toFixed(2).padStart(7)} steps/s  ${((steps * B) / s).toFixed(1).padStart(8)} img/s  ${((1000 * s) / steps).toFixed(1)} ms/step wall, ${cpuMs.toFixed(1)} ms CPU  ${graph.state === 'replaying' ? `step replayed from its graph, ${graph.commands} GPU commands (--step-graph off counts kernels)` : `${String(computing.length).padStart(5)} kernels/step (+${info.kernels.length - computing.length} reshapes/nested)${runProgram ? `, ${programCount} GPU programs` : ''}`}${graph.state === 'unavailable' ? ` [no step graph: ${graph.reason}]` : ''}  first step ${firstStep.toFixed(1)} s  (${tf.memory().numTensors} tensors)`);
     if (values.kernels) {
       const byName = new Map();

@@ -4,7 +4,7 @@ import { sumSplits } from './splitSum.js';
 import {
   checkWorkgroupMemory,
   declareAccumulators,
-  DEFAULT_GEMM_TILING,
+  DEFAULT_FILTER_GRADIENT_TILING,
   forEachAccumulator,
   gemmTilingName,
   stepLoop,
@@ -21,8 +21,9 @@ import type { WebgpuBackendLike } from './wgslProgram.js';
  *   dW[i, j, ci, co] = sum over m of x[n, oy*sh + i - top, ox*sw + j - left, ci] * dy[m, co]
  *
  * Both operands are rows of m, contiguous along their channels, so a workgroup's (ci, co) tile of
- * one tap (the selected `GemmTiling`; by default 64x64) reads 16 rows of it per step as vec4 loads, with the row's
- * position decoded once per row (not per element). The im2col form
+ * one tap (the selected `GemmTiling`, `WebgpuOptions.gemmTiles.filterGradient`; by default 64x64,
+ * 4x4 per thread, 16 rows a step, prefetching) reads a step's rows of m as vec4 loads, with each
+ * row's position decoded once per row (not per element). The im2col form
  * (`conv2dBackpropFilterViaMatMul`) stores the patch matrix (600 MB for refUNet's 32x32x64 layer
  * at batch 256) and runs about 10 kernels; this runs two: partial tiles, each over one slab of m
  * (split-K: the output is small and the reduction long), then one program that adds the slabs.
@@ -189,9 +190,9 @@ class FilterGradProgram {
   }
 }
 
-let filterGradTiling: GemmTiling = DEFAULT_GEMM_TILING;
+let filterGradTiling: GemmTiling = DEFAULT_FILTER_GRADIENT_TILING;
 
-/** The tiling of the WGSL filter gradient (`WebgpuOptions.gemmTiles.filterGradient`). */
+/** The tiling of the WGSL filter gradient and long-K matMul (`WebgpuOptions.gemmTiles.filterGradient`). */
 export function setConv2dFilterGradWgslTiling(tiling: GemmTiling): void {
   filterGradTiling = tiling;
 }

@@ -1,5 +1,16 @@
 import * as tf from '@tensorflow/tfjs';
-import { declareAccumulators, DEFAULT_GEMM_TILING, forEachAccumulator, gemmTilingName, stepLoop, tileOuterProducts, tilingThreads, checkWorkgroupMemory, type GemmTiling } from './gemmTiling.js';
+import {
+  checkWorkgroupMemory,
+  declareAccumulators,
+  DEFAULT_CONV_TILING,
+  DEFAULT_INPUT_GRADIENT_TILING,
+  forEachAccumulator,
+  gemmTilingName,
+  stepLoop,
+  tileOuterProducts,
+  tilingThreads,
+  type GemmTiling,
+} from './gemmTiling.js';
 import type { WebgpuBackendLike } from './wgslProgram.js';
 
 /**
@@ -8,11 +19,12 @@ import type { WebgpuBackendLike } from './wgslProgram.js';
  *
  *   y[m, co] = sum over k of x[n, oy*sh + i - top, ox*sw + j - left, ci] * w[k, co],
  *
- * in (m, co) tiles of the selected `GemmTiling` (by default 64x64, 4x4 per thread, 16 values of k
- * per step), vec4 loads, with each tile row's position decoded once per workgroup. The same shape
- * as the filter gradient's kernel (`conv2dFilterGradWgsl.ts`), which beat tfjs's conv on an H200;
- * it also serves the stride-1 input gradient, which `conv2dBackpropInputViaConv` computes as a
- * forward conv.
+ * in (m, co) tiles of the selected `GemmTiling` (`WebgpuOptions.gemmTiles.conv`; by default
+ * 64x64, 8x8 per thread, 16 values of k per step, prefetching), vec4 loads, with each tile row's
+ * position decoded once per workgroup. The same shape as the filter gradient's kernel
+ * (`conv2dFilterGradWgsl.ts`), which beat tfjs's conv on an H200; it also serves the stride-1 input
+ * gradient, which `conv2dBackpropInputViaConv` computes as a forward conv, under its own tiling
+ * (`gemmTiles.inputGradient`; by default 128x64, 8x4 per thread, prefetching).
  *
  * It takes NHWC float32 convs with dilation 1, input channels a multiple of 16 (one filter tap per
  * step) and output channels a multiple of 4; `conv2dWgslGeometry` says which, and the registered
@@ -233,7 +245,8 @@ export function conv2dWgsl(
  * The stride-1 input gradient `dx` of a forward conv (`x [N, H, W, Ci]`, `filter [kh, kw, Ci, Co]`)
  * as the WGSL GEMM over `dy` with the flipped filter read in place, when it applies: NHWC float32,
  * stride and dilation 1, Co a multiple of 16, Ci of 4, padding that needs no cropping. Otherwise
- * undefined (the caller computes it another way).
+ * undefined (the caller computes it another way). `tiling`: by default the input gradient's
+ * (`WebgpuOptions.gemmTiles.inputGradient`), not the forward conv's.
  */
 export function conv2dBackpropInputWgsl(
   backend: WebgpuBackendLike,
@@ -241,7 +254,7 @@ export function conv2dBackpropInputWgsl(
   filter: tf.TensorInfo,
   inputShape: readonly number[],
   attrs: Conv2DAttrs,
-  tiling: GemmTiling = convTiling,
+  tiling: GemmTiling = inputGradTiling,
 ): tf.TensorInfo | undefined {
   if ((attrs.dataFormat ?? 'NHWC') !== 'NHWC' || dy.dtype !== 'float32' || filter.dtype !== 'float32' || dy.shape.length !== 4) return undefined;
   const [kh, kw, inC, outC] = filter.shape as [number, number, number, number];
@@ -265,16 +278,22 @@ export function conv2dBackpropInputWgsl(
 }
 
 let enabled = false;
-let convTiling: GemmTiling = DEFAULT_GEMM_TILING;
+let convTiling: GemmTiling = DEFAULT_CONV_TILING;
+let inputGradTiling: GemmTiling = DEFAULT_INPUT_GRADIENT_TILING;
 
 /** The tiling's step where the reduced channels allow it, else the smallest, 16. */
 function stepFor(tiling: GemmTiling, channels: number): number {
   return channels % tiling.step === 0 ? tiling.step : STEP;
 }
 
-/** The tiling of the WGSL conv and stride-1 input gradient (`WebgpuOptions.gemmTiles.conv`). */
+/** The tiling of the WGSL forward conv (`WebgpuOptions.gemmTiles.conv`). */
 export function setConv2dWgslTiling(tiling: GemmTiling): void {
   convTiling = tiling;
+}
+
+/** The tiling of the WGSL stride-1 input gradient (`WebgpuOptions.gemmTiles.inputGradient`). */
+export function setConv2dBackpropInputWgslTiling(tiling: GemmTiling): void {
+  inputGradTiling = tiling;
 }
 
 /** Whether the WGSL conv is on (`WebgpuOptions.conv2d`): the input gradient follows it. */

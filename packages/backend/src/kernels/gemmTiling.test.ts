@@ -6,8 +6,16 @@ import { selectBackend, type BackendName } from '../selectBackend.js';
 import { conv2dBackpropFilterWgsl } from './conv2dFilterGradWgsl.js';
 import { conv2dBackpropInputWgsl, conv2dWgsl } from './conv2dWgsl.js';
 import { makeData, tfPad, TOL, type Case } from './convCases.testutil.js';
-import { DEFAULT_GEMM_TILING, GEMM_TILING_CANDIDATES, gemmTilingName, parseGemmTiling, tilingThreads, tilingWorkgroupBytes } from './gemmTiling.js';
-import { programsOf } from './programs.testutil.js';
+import {
+  DEFAULT_CONV_TILING,
+  DEFAULT_FILTER_GRADIENT_TILING,
+  DEFAULT_INPUT_GRADIENT_TILING,
+  GEMM_TILING_CANDIDATES,
+  gemmTilingName,
+  parseGemmTiling,
+  tilingThreads,
+  tilingWorkgroupBytes,
+} from './gemmTiling.js';
 import { conv2dBackpropFilterRef, conv2dBackpropInputRef, conv2dRef, f64 } from './reference.js';
 import type { WebgpuBackendLike } from './wgslProgram.js';
 
@@ -17,9 +25,12 @@ beforeAll(async () => {
 });
 
 describe('parseGemmTiling', () => {
-  it('reads every candidate back to its name, the default among them', () => {
+  it('reads every candidate back to its name, the defaults among them', () => {
     for (const name of GEMM_TILING_CANDIDATES) expect(gemmTilingName(parseGemmTiling(name, 'tiling'))).toBe(name);
-    expect(parseGemmTiling('64x64/4x4/k16', 'tiling')).toEqual(DEFAULT_GEMM_TILING);
+    expect(parseGemmTiling('64x64/8x8/k16+p', 'tiling')).toEqual(DEFAULT_CONV_TILING);
+    expect(parseGemmTiling('128x64/8x4/k16+p', 'tiling')).toEqual(DEFAULT_INPUT_GRADIENT_TILING);
+    expect(parseGemmTiling('64x64/4x4/k16+p', 'tiling')).toEqual(DEFAULT_FILTER_GRADIENT_TILING);
+    for (const t of [DEFAULT_CONV_TILING, DEFAULT_INPUT_GRADIENT_TILING, DEFAULT_FILTER_GRADIENT_TILING]) expect(GEMM_TILING_CANDIDATES).toContain(gemmTilingName(t));
     const t = parseGemmTiling('128x64/8x4/k16+p', 'tiling');
     expect(t).toEqual({ tileM: 128, tileN: 64, rowsPerThread: 8, colsPerThread: 4, step: 16, prefetch: true });
     expect(tilingThreads(t)).toEqual({ threadsM: 16, threadsN: 16, threads: 256 });
@@ -59,8 +70,9 @@ const FILTER: Case[] = [
 /**
  * lavapipe compiles an unrolled 8x8-per-thread shader in 5-25 s, so CI runs a set that covers every
  * code path (prefetch and not, 1/2/4 loads per operand and thread, 4 and 8 rows and columns per
- * thread, 64 and 256 threads, k32 with its fallback to 16; the default runs in conv2dWgsl.test.ts);
- * MTD_ALL_TILINGS=1 runs every candidate (about 75 s here).
+ * thread, 64 and 256 threads, k32 with its fallback to 16; the filter gradient's default among
+ * them; each kernel's default on its own below and in conv2dWgsl.test.ts and
+ * conv2dFilterGradWgsl.test.ts); MTD_ALL_TILINGS=1 runs every candidate (about 75 s here).
  */
 const TILINGS: readonly string[] = process.env.MTD_ALL_TILINGS === '1' ? GEMM_TILING_CANDIDATES : ['64x64/4x4/k16+p', '128x64/8x4/k32+p', '128x128/8x8/k16+p', '32x32/4x4/k16'];
 
@@ -113,34 +125,70 @@ describe('the WGSL conv GEMMs under every candidate tiling', () => {
     }
   });
 
-  it("are chosen by selectBackend's gemmTiles, which is checked", async (ctx) => {
+  // Partial tiles for each default: conv rows 198 = 3 x 64 + 6 and 48 of 64 columns; the input
+  // gradient's rows 198 = 128 + 70 and 80 = 64 + 16 columns (dx's columns are x's channels);
+  // the filter gradient's 80 = 64 + 16 rows and 48 of 64 columns.
+  const GRADS: Case = { label: '3x3 same s1, 80 -> 48', x: [2, 11, 9, 80], k: [3, 3], outC: 48, strides: [1, 1], pad: 'same' };
+
+  /**
+   * The forward conv, input gradient and filter gradient through the registered kernels (tf.grads
+   * of a conv), checked against float64; returns the WGSL GEMMs' shader keys (they name their
+   * tilings) in dispatch order.
+   */
+  async function gradsThroughKernels(seed: number): Promise<string[]> {
+    const c = GRADS;
+    const d = makeData(c, seed);
+    const [x, w, dy] = [tf.tensor4d(d.x, c.x), tf.tensor4d(d.w, d.wShape), tf.tensor4d(d.dy, d.dyShape)];
+    const seen: string[] = [];
+    const gpu = tf.backend() as unknown as { runWebGPUProgram: (p: { shaderKey: string }, ...rest: unknown[]) => unknown };
+    const run = gpu.runWebGPUProgram;
+    gpu.runWebGPUProgram = function (p, ...rest) {
+      if (p.shaderKey.startsWith('mtdConv2D')) seen.push(p.shaderKey);
+      return run.call(this, p, ...rest);
+    };
+    try {
+      const loss = (xx: tf.Tensor, ww: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(xx as tf.Tensor4D, ww as tf.Tensor4D, 1, 'same'), dy));
+      const [dx, dW] = tf.grads(loss)([x, w]) as [tf.Tensor, tf.Tensor];
+      const dxRef = conv2dBackpropInputRef(f64(d.dy), c.x, f64(d.w), d.wShape, 1, 1, c.pad);
+      const dWRef = conv2dBackpropFilterRef(f64(d.x), c.x, f64(d.dy), d.wShape, 1, 1, c.pad);
+      expectClose(await dx.data(), dxRef, { ...TOL, label: 'dx through the registered kernels' });
+      expectClose(await dW.data(), dWRef, { ...TOL, label: 'dW through the registered kernels' });
+      tf.dispose([dx, dW]);
+    } finally {
+      gpu.runWebGPUProgram = run;
+      tf.dispose([x, w, dy]);
+    }
+    return seen;
+  }
+
+  // Shader keys: mtdConv2D_<flipped: the input gradient>..._<tiling>_<step>, mtdConv2DFilterGrad_..._<tiling>.
+  const keysFor = (seen: string[], conv: string, inputGradient: string, filterGradient: string) => {
+    expect(seen.filter((k) => k.startsWith('mtdConv2D_false_')), 'forward conv').toEqual([`mtdConv2D_false_${conv}_16`]);
+    expect(seen.filter((k) => k.startsWith('mtdConv2D_true_')), 'input gradient').toEqual([`mtdConv2D_true_${inputGradient}_16`]);
+    expect(seen.filter((k) => k.startsWith('mtdConv2DFilterGrad_')), 'filter gradient').toEqual([`mtdConv2DFilterGrad_true_true_${filterGradient}`]);
+  };
+
+  it('by default: 64x64/8x8/k16+p for the conv, 128x64/8x4/k16+p for the input gradient, 64x64/4x4/k16+p for the filter gradient, on partial tiles', async (ctx) => {
+    if (!backends.includes('webgpu')) ctx.skip();
+    await selectBackend('webgpu');
+    keysFor(await gradsThroughKernels(980), '64x64/8x8/k16+p', '128x64/8x4/k16+p', '64x64/4x4/k16+p');
+  });
+
+  it("are chosen by selectBackend's gemmTiles, each on its own, which is checked", async (ctx) => {
     if (!backends.includes('webgpu')) ctx.skip();
     try {
-      const c = CONV[0]!;
-      const d = makeData(c, 990);
-      await selectBackend('webgpu', { webgpu: { gemmTiles: { conv: '128x64/8x4/k16+p', filterGradient: '64x64/8x8/k16+p' } } });
-      const [x, w, dy] = [tf.tensor4d(d.x, c.x), tf.tensor4d(d.w, d.wShape), tf.tensor4d(d.dy, d.dyShape)];
-      // The programs' shader keys name their tilings.
-      const seen: string[] = [];
-      const gpu = tf.backend() as unknown as { runWebGPUProgram: (p: { shaderKey: string }, ...rest: unknown[]) => unknown };
-      const run = gpu.runWebGPUProgram;
-      gpu.runWebGPUProgram = function (p, ...rest) {
-        seen.push(p.shaderKey);
-        return run.call(this, p, ...rest);
-      };
-      try {
-        const { out } = await programsOf(() => tf.grad((ww: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(x, ww as tf.Tensor4D, 1, 'same'), dy)))(w));
-        const ref = conv2dBackpropFilterRef(f64(d.x), c.x, f64(d.dy), d.wShape, 1, 1, c.pad);
-        expectClose(await out.data(), ref, { ...TOL, label: 'dW through the registered kernels' });
-        out.dispose();
-      } finally {
-        gpu.runWebGPUProgram = run;
-      }
-      expect(seen.filter((k) => k.startsWith('mtdConv2D_') && k.includes('128x64/8x4/k16+p'))).toHaveLength(1);
-      expect(seen.filter((k) => k.startsWith('mtdConv2DFilterGrad_') && k.includes('64x64/8x8/k16+p'))).toHaveLength(1);
-      tf.dispose([x, w, dy]);
+      await selectBackend('webgpu', { webgpu: { gemmTiles: { conv: '128x64/8x4/k16+p', inputGradient: '64x64/4x4/k16', filterGradient: '64x64/8x8/k16+p' } } });
+      keysFor(await gradsThroughKernels(990), '128x64/8x4/k16+p', '64x64/4x4/k16', '64x64/8x8/k16+p');
+      // One given, the others keep their defaults.
+      await selectBackend('webgpu', { webgpu: { gemmTiles: { inputGradient: '64x64/4x4/k16' } } });
+      keysFor(await gradsThroughKernels(991), '64x64/8x8/k16+p', '64x64/4x4/k16', '64x64/4x4/k16+p');
       await expect(selectBackend('webgpu', { webgpu: { gemmTiles: { conv: '64x64/4x4' } } })).rejects.toThrow(/options\.webgpu\.gemmTiles\.conv must be a tiling/);
+      await expect(selectBackend('webgpu', { webgpu: { gemmTiles: { inputGradient: '128x64/8x4/k8+p' } } })).rejects.toThrow(/options\.webgpu\.gemmTiles\.inputGradient must be a tiling/);
+      await expect(selectBackend('webgpu', { webgpu: { gemmTiles: { inputGradient: '128x128/4x4/k16' } } })).rejects.toThrow(/options\.webgpu\.gemmTiles\.inputGradient: 128x128\/4x4\/k16 gives 32 x 32 threads/);
       await expect(selectBackend('webgpu', { webgpu: { gemmTiles: { filterGradient: '8x8/8x8/k16' } } })).rejects.toThrow(/options\.webgpu\.gemmTiles\.filterGradient: 8x8\/8x8\/k16/);
+      await expect(selectBackend('webgpu', { webgpu: { gemmTiles: { dx: '64x64/4x4/k16' } as { conv?: string } } })).rejects.toThrow(
+        /options\.webgpu\.gemmTiles takes conv, inputGradient and filterGradient, got dx/,
+      );
     } finally {
       await selectBackend('webgpu');
     }

@@ -116,7 +116,7 @@ function inputGradientWebgpu(builtin: tf.KernelConfig | undefined): tf.KernelFun
     const [sh, sw] = typeof strides === 'number' ? [strides, strides] : strides;
     if ((sh > 1 || sw > 1) && builtin !== undefined) return builtin.kernelFunc(args);
     // With the WGSL conv on: the same GEMM reading the flipped filter in place (no Reverse and
-    // Transpose dispatches), where it applies.
+    // Transpose dispatches), where it applies, in its own tiling (`gemmTiles.inputGradient`).
     if (conv2dWgslEnabled()) {
       const { dy, filter } = args.inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
       const dx = conv2dBackpropInputWgsl(args.backend as unknown as WebgpuBackendLike, dy, filter, inputShape, args.attrs as unknown as Parameters<typeof conv2dBackpropInputWgsl>[4]);
