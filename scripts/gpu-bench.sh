@@ -24,15 +24,17 @@ part() { # part NAME SECONDS COMMAND...: one measurement, never longer than SECO
 }
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,memory.used --format=csv 2>&1 | tee "$LOG/card.log"
 part torch 80 python3 .gpu/torch_unet.py
+# The twin's network sampling (50 DDPM steps, batch 256): the reference for sample-256.
+part torch-sample 60 python3 scripts/torch-sample-twin.py .gpu/torch_unet.py
 # Every conv form per refUNet layer, the WGSL GEMMs under each candidate tiling (a TFLOP/s table at the end).
 # As the first WebGPU run on a fresh machine its first layer (32x32 64->64) can read several times
 # too slow (bench/convGrads.ts): check that layer against a second run before trusting it.
 part convs-256 150 bash .gpu/run.sh convs webgpu 256 10
 T="bash .gpu/run.sh train --backends webgpu --configs ref-unet"
-part train-64 60 $T --batch 64 --steps 10
+part train-64 60 $T --batch 64 --steps 30
 part train-64-baseline 60 $T --batch 64 --steps 5 --baseline
 part train-64-submit256 60 $T --batch 64 --steps 10 --tf-flag WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE=256
-part train-256 60 $T --batch 256 --steps 5
+part train-256 60 $T --batch 256 --steps 20
 # The same steps run through tfjs every time (no step graph): what the graph is measured against.
 part train-64-graph-off 60 $T --batch 64 --steps 10 --step-graph off
 part train-256-graph-off 60 $T --batch 256 --steps 5 --step-graph off
@@ -53,11 +55,14 @@ part train-64-flat-programs 60 $T --batch 64 --steps 10 --flat-copies programs
 part train-256-flat-programs 60 $T --batch 256 --steps 5 --flat-copies programs
 # The host time to record a step, and where it goes (V8 samples while recording).
 part record-256 60 $T --batch 256 --steps 5 --record
-# Trainer.train's overlapSteps, with tfjs's submit size and with 256.
-part train-64-overlap 60 $T --batch 64 --steps 10 --overlap
-part train-256-overlap 60 $T --batch 256 --steps 5 --overlap
-part train-64-overlap-submit256 60 $T --batch 64 --steps 10 --overlap --tf-flag WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE=256
-part train-256-overlap-submit256 60 $T --batch 256 --steps 5 --overlap --tf-flag WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE=256
+# Trainer.train's overlapSteps: replayed steps queued behind the one in flight (auto, the default)
+# against one at a time (off); and steps run through tfjs overlapped (on), with tfjs's submit size and 256.
+part train-64-no-overlap 60 $T --batch 64 --steps 30 --overlap off
+part train-256-no-overlap 60 $T --batch 256 --steps 20 --overlap off
+part train-64-overlap-graph-off 60 $T --batch 64 --steps 10 --overlap on --step-graph off
+part train-256-overlap-graph-off 60 $T --batch 256 --steps 5 --overlap on --step-graph off
+part train-64-overlap-graph-off-submit256 60 $T --batch 64 --steps 10 --overlap on --step-graph off --tf-flag WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE=256
+part train-256-overlap-graph-off-submit256 60 $T --batch 256 --steps 5 --overlap on --step-graph off --tf-flag WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE=256
 # The flat Adam and EMA as tfjs ops instead of one program each (MtdAdamUpdate, MtdEmaUpdate: default).
 part train-64-optimizer-ops 60 $T --batch 64 --steps 10 --optimizer ops
 # Long-K a^T b (dense weight gradients) by tfjs's matMul instead of the split-K GEMM (default).
@@ -70,7 +75,7 @@ part sample-256-gn-silu-separate 90 bash .gpu/run.sh sample --batch 256 --steps 
 # 128x64/8x4/k16+p, filterGradient 64x64/4x4/k16+p, which train-256 runs): the former default for
 # all three; the input gradient in the conv's tiling (as before it had its own); a 128-row conv;
 # then CONV_TILES / DX_TILES / DW_TILES (pick them from convs-256's table; unset: the defaults).
-part train-256-tiles-old 60 $T --batch 256 --steps 5 --conv-tiles 64x64/4x4/k16 --dx-tiles 64x64/4x4/k16 --dw-tiles 64x64/4x4/k16
+part train-256-tiles-old 60 $T --batch 256 --steps 20 --conv-tiles 64x64/4x4/k16 --dx-tiles 64x64/4x4/k16 --dw-tiles 64x64/4x4/k16
 part train-256-tiles-a 60 $T --batch 256 --steps 5 --conv-tiles 128x64/8x4/k16+p --dx-tiles 128x64/8x4/k16+p --dw-tiles 64x64/8x8/k16+p
 part train-256-tiles-b 60 $T --batch 256 --steps 5 --conv-tiles 64x64/8x8/k16+p --dx-tiles 64x64/8x8/k16+p --dw-tiles 64x64/4x4/k16+p
 part train-256-tiles 60 $T --batch 256 --steps 5 --conv-tiles "${CONV_TILES:-64x64/8x8/k16+p}" --dx-tiles "${DX_TILES:-128x64/8x4/k16+p}" --dw-tiles "${DW_TILES:-64x64/4x4/k16+p}"

@@ -4,7 +4,7 @@
 //                              [--tf-flag NAME=VALUE]... [--dawn-toggles a,b] [--filter-grad im2col|wgsl] [--reductions tfjs|wgsl] [--group-norm tfjs|wgsl]
 //                              [--conv tfjs|wgsl] [--silu tfjs|wgsl] [--noise host|wgsl] [--flat-copies copies|programs]
 //                              [--conv-tiles TILING] [--dx-tiles TILING] [--dw-tiles TILING] [--matmul tfjs|wgsl] [--gn-silu fused|separate] [--optimizer ops|wgsl]
-//                              [--overlap] [--record] [--traffic] [--step-graph auto|off]
+//                              [--overlap auto|on|off] [--record] [--traffic] [--step-graph auto|off]
 // Builds each config's experiment, runs a warm-up step, then times `--steps` steps of
 // Trainer.train (one loss read-back per step, as in real training). Timing lives here, never in
 // a test.
@@ -30,7 +30,8 @@
 //   --gn-silu       selectBackend's webgpu.groupNormSilu option (GroupNorm + SiLU as one kernel and gradient kernel, or apart).
 //   --conv-tiles / --dx-tiles / --dw-tiles  selectBackend's webgpu.gemmTiles.conv / .inputGradient / .filterGradient
 //                   (e.g. 128x64/8x4/k16+p; the forward conv / stride-1 input gradient / filter gradient).
-//   --overlap       Trainer.train's overlapSteps: step k + 1 recorded before step k is read back.
+//   --overlap       Trainer.train's overlapSteps: step k + 1 queued before step k is read back; auto
+//                   (default, the trainer's): replayed steps only; on: every step but a recorded one.
 //   --step-graph    the Trainer's stepGraph option (default auto: on webgpu, steps 3+ are replayed from a
 //                   recorded StepGraph). The kernel counts, --traffic and --profile need a step run
 //                   through tfjs, so they force 'off'.
@@ -69,12 +70,14 @@ const { values } = parseArgs({
     'gn-silu': { type: 'string' },
     optimizer: { type: 'string' },
     'dw-tiles': { type: 'string' },
-    overlap: { type: 'boolean', default: false },
+    overlap: { type: 'string', default: 'auto' },
     record: { type: 'boolean', default: false },
     traffic: { type: 'boolean', default: false },
     'step-graph': { type: 'string', default: 'auto' },
   },
 });
+const overlapSteps = { auto: 'auto', on: true, off: false }[values.overlap];
+if (overlapSteps === undefined) throw new Error(`train-bench: --overlap must be auto, on or off, got ${values.overlap}`);
 const toggles = [...(values.profile ? ['allow_unsafe_apis'] : []), ...(values['dawn-toggles']?.split(',').filter(Boolean) ?? [])];
 const setFlags = () => {
   for (const flag of values['tf-flag']) {
@@ -295,8 +298,8 @@ for (const backendName of values.backends.split(',')) {
     }
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
-    // Trainer.train, as a user runs it (--overlap: step k + 1 recorded while step k runs).
-    await trainer.train({ steps: trainer.step + steps, progress: 'off', overlapSteps: values.overlap });
+    // Trainer.train, as a user runs it (--overlap: step k + 1 queued while step k runs).
+    await trainer.train({ steps: trainer.step + steps, progress: 'off', overlapSteps: overlapSteps });
     const s = (performance.now() - t0) / 1000;
     const cpu = process.cpuUsage(cpu0);
     const cpuMs = (cpu.user + cpu.system) / 1000 / steps;
@@ -323,7 +326,7 @@ for (const backendName of values.backends.split(',')) {
     if (runProgram) gpu.runWebGPUProgram = runProgram;
     const programCount = [...programs.values()].reduce((a, b) => a + b, 0);
     const computing = info.kernels.filter((k) => k.name !== 'Reshape' && (k.depth ?? 0) === 0);
-    const tag = [values.baseline ? ' [baseline]' : '', values['filter-grad'] ? ` [dW ${values['filter-grad']}]` : '', values.reductions ? ` [sums ${values.reductions}]` : '', values['group-norm'] ? ` [GroupNorm ${values['group-norm']}]` : '', values.conv ? ` [conv ${values.conv}]` : '', values.silu ? ` [SiLU ${values.silu}]` : '', values.noise ? ` [noise ${values.noise}]` : '', values['flat-copies'] ? ` [flat ${values['flat-copies']}]` : '', values.matmul ? ` [matMul ${values.matmul}]` : '', values['gn-silu'] ? ` [GN+SiLU ${values['gn-silu']}]` : '', values.optimizer ? ` [optimizer ${values.optimizer}]` : '', values['conv-tiles'] ? ` [conv tiles ${values['conv-tiles']}]` : '', values['dx-tiles'] ? ` [dx tiles ${values['dx-tiles']}]` : '', values['dw-tiles'] ? ` [dW tiles ${values['dw-tiles']}]` : '', values.overlap ? ' [overlap]' : '', stepGraph === 'off' ? ' [graph off]' : '', ...values['tf-flag'].map((f) => ` [${f}]`), values['dawn-toggles'] ? ` [${values['dawn-toggles']}]` : ''].join('');
+    const tag = [values.baseline ? ' [baseline]' : '', values['filter-grad'] ? ` [dW ${values['filter-grad']}]` : '', values.reductions ? ` [sums ${values.reductions}]` : '', values['group-norm'] ? ` [GroupNorm ${values['group-norm']}]` : '', values.conv ? ` [conv ${values.conv}]` : '', values.silu ? ` [SiLU ${values.silu}]` : '', values.noise ? ` [noise ${values.noise}]` : '', values['flat-copies'] ? ` [flat ${values['flat-copies']}]` : '', values.matmul ? ` [matMul ${values.matmul}]` : '', values['gn-silu'] ? ` [GN+SiLU ${values['gn-silu']}]` : '', values.optimizer ? ` [optimizer ${values.optimizer}]` : '', values['conv-tiles'] ? ` [conv tiles ${values['conv-tiles']}]` : '', values['dx-tiles'] ? ` [dx tiles ${values['dx-tiles']}]` : '', values['dw-tiles'] ? ` [dW tiles ${values['dw-tiles']}]` : '', values.overlap !== 'auto' ? ` [overlap ${values.overlap}]` : '', stepGraph === 'off' ? ' [graph off]' : '', ...values['tf-flag'].map((f) => ` [${f}]`), values['dawn-toggles'] ? ` [${values['dawn-toggles']}]` : ''].join('');
     console.log(`${backendName.padEnd(6)} ${(name + tag).padEnd(14)} ${String(exp.model.parameterCount()).padStart(9)} params  batch ${String(B).padStart(3)}  ${(steps / s).toFixed(2).padStart(7)} steps/s  ${((steps * B) / s).toFixed(1).padStart(8)} img/s  ${((1000 * s) / steps).toFixed(1)} ms/step wall, ${cpuMs.toFixed(1)} ms CPU  ${graph.state === 'replaying' ? `step replayed from its graph, ${graph.commands} GPU commands (--step-graph off counts kernels)` : `${String(computing.length).padStart(5)} kernels/step (+${info.kernels.length - computing.length} reshapes/nested)${runProgram ? `, ${programCount} GPU programs` : ''}`}${graph.state === 'unavailable' ? ` [no step graph: ${graph.reason}]` : ''}  first step ${firstStep.toFixed(1)} s  (${tf.memory().numTensors} tensors)`);
     if (values.kernels) {
       const byName = new Map();
