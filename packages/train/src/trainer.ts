@@ -527,8 +527,6 @@ export class Trainer {
         };
       });
       kept.push(scale);
-      // The guard is the flag's new value; the variable is its only holder once `kept` goes.
-      this.stepsFinite.assign(guard);
       kept.push(guard);
       try {
         const values = this.adam.apply(named, scale, { onlyIf: guard, returnValues: this.ema?.layout === 'flat', coefficients: inp.adam, ...(flatGrads !== undefined ? { flatGradients: flatGrads } : {}) });
@@ -539,6 +537,9 @@ export class Trainer {
         stats.dispose();
         throw error;
       }
+      // The guard is the flag's new value, once the update is queued (a step that failed to queue
+      // leaves the flag as it was); the variable is its only holder once `kept` goes.
+      this.stepsFinite.assign(guard);
       // Only these outlive the recording: the rest may go (the GPU keeps what queued work reads).
       this.termNames = termNames;
       return { stats, termNames };
