@@ -6,7 +6,7 @@ import { setWebgpuFlatCopies } from './kernels/flatCopies.js';
 import { setLeadingSumWgsl } from './kernels/leadingSumWgsl.js';
 import { setConv2dBackpropInputWgslTiling, setConv2dWgsl, setConv2dWgslTiling } from './kernels/conv2dWgsl.js';
 import { setConv2dFilterGradWgslTiling } from './kernels/conv2dFilterGradWgsl.js';
-import { DEFAULT_CONV_TILING, DEFAULT_FILTER_GRADIENT_TILING, DEFAULT_INPUT_GRADIENT_TILING, gemmTilingName, parseGemmTiling } from './kernels/gemmTiling.js';
+import { DEFAULT_CONV_TILING, DEFAULT_FILTER_GRADIENT_TILING, DEFAULT_INPUT_GRADIENT_TILING, parseGemmTiling, type GemmTiling } from './kernels/gemmTiling.js';
 import { setMatMulWgsl } from './kernels/matMulWgsl.js';
 import { setWebgpuAdamUpdate } from './kernels/adamUpdateWgsl.js';
 import { setWebgpuEmaUpdate } from './kernels/emaUpdateWgsl.js';
@@ -153,9 +153,11 @@ function applyWebgpuSettings(options: WebgpuOptions): void {
   if (unknownTiles.length > 0) {
     throw new RangeError(`selectBackend: options.webgpu.gemmTiles takes conv, inputGradient and filterGradient, got ${unknownTiles.join(', ')}`);
   }
-  const convTiling = parseGemmTiling(tiles.conv ?? gemmTilingName(DEFAULT_CONV_TILING), 'selectBackend: options.webgpu.gemmTiles.conv');
-  const inputGradTiling = parseGemmTiling(tiles.inputGradient ?? gemmTilingName(DEFAULT_INPUT_GRADIENT_TILING), 'selectBackend: options.webgpu.gemmTiles.inputGradient');
-  const filterGradTiling = parseGemmTiling(tiles.filterGradient ?? gemmTilingName(DEFAULT_FILTER_GRADIENT_TILING), 'selectBackend: options.webgpu.gemmTiles.filterGradient');
+  const tiling = (key: keyof NonNullable<WebgpuOptions['gemmTiles']>, fallback: GemmTiling): GemmTiling =>
+    tiles[key] === undefined ? fallback : parseGemmTiling(tiles[key], `selectBackend: options.webgpu.gemmTiles.${key}`);
+  const convTiling = tiling('conv', DEFAULT_CONV_TILING);
+  const inputGradTiling = tiling('inputGradient', DEFAULT_INPUT_GRADIENT_TILING);
+  const filterGradTiling = tiling('filterGradient', DEFAULT_FILTER_GRADIENT_TILING);
   const size = options.submitBatchSize;
   if (size !== undefined && (!Number.isInteger(size) || size < 1)) {
     throw new RangeError(`selectBackend: options.webgpu.submitBatchSize must be an integer >= 1, got ${String(size)}`);

@@ -299,7 +299,7 @@ for (const backendName of values.backends.split(',')) {
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     // Trainer.train, as a user runs it (--overlap: step k + 1 queued while step k runs).
-    await trainer.train({ steps: trainer.step + steps, progress: 'off', overlapSteps: overlapSteps });
+    await trainer.train({ steps: trainer.step + steps, progress: 'off', overlapSteps });
     const s = (performance.now() - t0) / 1000;
     const cpu = process.cpuUsage(cpu0);
     const cpuMs = (cpu.user + cpu.system) / 1000 / steps;

@@ -22,34 +22,23 @@ export interface GemmTiling {
 }
 
 /*
- * The defaults of `WebgpuOptions.gemmTiles`, the best measured on an NVIDIA H100 (refUNet at batch
- * 256: `bench:conv`'s TFLOP/s per layer and the training step's img/s). Together they ran a step at
- * 1,880 img/s, against 1,763-1,780 with the input gradient in the conv's tiling and 1,781-1,786
- * with the first kernels' tiling, `64x64/4x4/k16` without prefetching, for all three (the
- * default for all three before; 20 steps a run, the same build).
+ * The defaults of `WebgpuOptions.gemmTiles`: the best measured on an NVIDIA H100 (refUNet at batch
+ * 256, `bench:conv`'s TFLOP/s per layer and the training step's img/s; BENCHMARKS.md, third GPU
+ * session). Together they ran a step at 1,880 img/s against ~1,780 with `64x64/4x4/k16` for all
+ * three (the default before).
  */
 
-/**
- * The forward conv's: 64x64, 8x8 per thread (64 threads), prefetching. With the input gradient in
- * the same tiling and the filter gradient's default below, a step ran 1,424-1,460 img/s against
- * 1,359 with `64x64/4x4/k16` for all; a `128x64/8x4/k16+p` conv (filter gradient
- * `64x64/8x8/k16+p`) gave 1,355.
- */
+/** The forward conv's: 64x64, 8x8 per thread (half the workgroup-memory reads per FMA of 4x4), prefetching. */
 export const DEFAULT_CONV_TILING: GemmTiling = { tileM: 64, tileN: 64, rowsPerThread: 8, colsPerThread: 8, step: 16, prefetch: true };
 
 /**
  * The stride-1 input gradient's (the conv GEMM over `dy` with the flipped filter): 128x64, 8x4 per
- * thread (256 threads), prefetching; the fastest on every refUNet layer it serves (32x32 64->64:
- * 20 TFLOP/s against 16.5-17.4 for 64x64/4x4; 32x32 192->64: 23 against 15-19; 16x16 128->128: 21
- * against 17.5; the conv's 64x64/8x8/k16+p reached 20.4 and 16.9 on the last two).
+ * thread, prefetching; the fastest on every refUNet layer it serves, where the conv's tiling was
+ * not, hence a setting of its own.
  */
 export const DEFAULT_INPUT_GRADIENT_TILING: GemmTiling = { tileM: 128, tileN: 64, rowsPerThread: 8, colsPerThread: 4, step: 16, prefetch: true };
 
-/**
- * The filter gradient's (and the long-K `a^T b` of `matMulWgsl.ts`, which runs on it): the first
- * kernels' 64x64/4x4/k16 with prefetching, the fastest on most refUNet layers, if only just
- * (16x16 128->128: 20.4-20.6 TFLOP/s against 19.1-19.8 without prefetching).
- */
+/** The filter gradient's (and the long-K `a^T b` of `matMulWgsl.ts`): 64x64, 4x4 per thread, prefetching. */
 export const DEFAULT_FILTER_GRADIENT_TILING: GemmTiling = { tileM: 64, tileN: 64, rowsPerThread: 4, colsPerThread: 4, step: 16, prefetch: true };
 
 /** The tilings `bench:conv` and gpu-bench time (any valid name is accepted). */
